@@ -1,0 +1,36 @@
+//! The router: ingest (through the shared core), the relay config API, and the web API.
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use picket::core::limits::Limits;
+
+use crate::http::{api, ingest, relay};
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub limits: Limits,
+}
+
+/// Builds the origin's router over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/0/", get(api::root))
+        .route("/api/0/projects/{org}/{project}/issues/", get(api::issues))
+        .route("/api/0/projects/{org}/{project}/events/", get(api::events))
+        .route(
+            "/api/0/projects/{org}/{project}/events/{event_id}/",
+            get(api::event),
+        )
+        .route(
+            "/api/0/relays/projectconfigs/",
+            post(relay::project_configs),
+        )
+        // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
+        .fallback(ingest::ingest)
+        .with_state(state)
+}

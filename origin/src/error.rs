@@ -1,0 +1,44 @@
+//! The origin's one error type for its web API, mapped to statuses and `{"detail": ...}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// No valid token.
+    Unauthorized,
+    /// Absent, or not visible to this token's organization.
+    NotFound,
+    BadRequest(String),
+    /// Storage failed; the client may retry.
+    Unavailable(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Unavailable(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token".to_string()),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "The requested resource does not exist".to_string(),
+            ),
+            ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            ApiError::Unavailable(e) => {
+                tracing::error!(error = %e, "storage error");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage is unavailable, try again".to_string(),
+                )
+            }
+        };
+        (status, Json(json!({ "detail": detail }))).into_response()
+    }
+}

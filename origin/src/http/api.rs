@@ -1,0 +1,160 @@
+//! The Sentry-shaped web API (`/api/0/...`), enough for `sentry-cli issues list`,
+//! `events list` and friends: Bearer tokens, cursor paging with `Link` headers.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{HeaderMap, HOST, LINK};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::auth::{bearer, token_digest, OrgAuth};
+use crate::http::serialize;
+use crate::store::IssueQuery;
+
+const PAGE_MAX: usize = 100;
+
+/// `GET /api/0/`: who the token is (`auth: null` without a valid one), as Sentry answers.
+pub async fn root(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let org = match bearer(&headers) {
+        Some(token) => state.store.token_organization(&token_digest(token)).await?,
+        None => None,
+    };
+    let auth = org.map(|_| json!({ "scopes": ["org:read", "project:read", "project:write", "event:read", "event:write"] }));
+    Ok(Json(json!({ "version": "0", "auth": auth, "user": null })))
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    query: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+impl Paging {
+    /// Sentry cursors read `value:offset:is_prev`; Picket pages by offset.
+    fn offset(&self) -> Result<usize, ApiError> {
+        match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => Ok(0),
+            Some(c) => c
+                .split(':')
+                .nth(1)
+                .and_then(|o| o.parse().ok())
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor: {c}"))),
+        }
+    }
+
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(PAGE_MAX).clamp(1, PAGE_MAX)
+    }
+}
+
+/// The base URL the client used, for permalinks and `Link` headers.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// A page of results with Sentry's `Link` header (previous and next cursors).
+fn page(items: Vec<Value>, offset: usize, limit: usize, more: bool, url: &str) -> Response {
+    let prev = offset.saturating_sub(limit);
+    let next = offset + limit;
+    let link = format!(
+        "<{url}?cursor=0:{prev}:1>; rel=\"previous\"; results=\"{}\"; cursor=\"0:{prev}:1\", \
+         <{url}?cursor=0:{next}:0>; rel=\"next\"; results=\"{more}\"; cursor=\"0:{next}:0\"",
+        offset > 0
+    );
+    ([(LINK, link)], Json(Value::Array(items))).into_response()
+}
+
+/// Splits a search query into a status filter and free-text words. Without a `query`
+/// parameter Sentry lists unresolved issues; an empty one lists all.
+fn issue_query(raw: Option<&str>) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let raw = raw.unwrap_or("is:unresolved");
+    let mut status = None;
+    let mut text = Vec::new();
+    for token in raw.split_whitespace() {
+        match token.strip_prefix("is:") {
+            Some(s @ ("unresolved" | "resolved" | "ignored")) => status = Some(s.to_string()),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "unsupported search: is:{other}"
+                )))
+            }
+            None => text.push(token.to_string()),
+        }
+    }
+    Ok((status, text))
+}
+
+pub async fn issues(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project)): Path<(String, String)>,
+    Query(paging): Query<Paging>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    let (status, text) = issue_query(paging.query.as_deref())?;
+    let (offset, limit) = (paging.offset()?, paging.limit());
+    let query = IssueQuery {
+        status,
+        text,
+        offset,
+        limit: limit + 1,
+    };
+    let mut rows = state.store.issues(project.id, &query).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let base = base_url(&headers);
+    let items = rows
+        .iter()
+        .map(|i| serialize::issue(i, &auth.0, &project, &base))
+        .collect();
+    let url = format!("{base}/api/0/projects/{org}/{}/issues/", project.slug);
+    Ok(page(items, offset, limit, more, &url))
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project)): Path<(String, String)>,
+    Query(paging): Query<Paging>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    let (offset, limit) = (paging.offset()?, paging.limit());
+    let mut rows = state.store.events(project.id, offset, limit + 1).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let items = rows.iter().map(|e| serialize::event(e, false)).collect();
+    let url = format!(
+        "{}/api/0/projects/{org}/{}/events/",
+        base_url(&headers),
+        project.slug
+    );
+    Ok(page(items, offset, limit, more, &url))
+}
+
+pub async fn event(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project, event_id)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    let id = picket::core::EventId::parse(&event_id).ok_or(ApiError::NotFound)?;
+    let event = state
+        .store
+        .event(project.id, &id.simple())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(serialize::event(&event, true)))
+}

@@ -1,0 +1,61 @@
+//! Bearer-token authentication for the web API; a token sees only its own organization.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::{Organization, Project};
+
+/// Tokens are stored as SHA-256 hex digests, never in the clear.
+pub fn token_digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bearer token from an `Authorization` header, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The organization the request's token belongs to.
+pub struct OrgAuth(pub Organization);
+
+impl FromRequestParts<AppState> for OrgAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let org = state.store.token_organization(&token_digest(token)).await?;
+        org.map(OrgAuth).ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl OrgAuth {
+    /// The project `org/project`, if this token's organization is `org` and has it.
+    /// Anything else is "not found", so other organizations' names do not leak.
+    pub async fn project(
+        &self,
+        state: &AppState,
+        org: &str,
+        project: &str,
+    ) -> Result<Project, ApiError> {
+        if self.0.slug != org {
+            return Err(ApiError::NotFound);
+        }
+        state
+            .store
+            .project(self.0.id, project)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+}

@@ -1,0 +1,96 @@
+//! Ingest at the origin: the same core judges the request as at the edge; an accepted
+//! envelope is processed and committed to storage before the 200 goes out.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use picket::core::outcome::Oversized;
+use picket::core::{self, Headers, Reject, Step};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::{ids, process};
+
+pub async fn ingest(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = state.limits.max_envelope_size;
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return send(
+            Reject::TooLarge {
+                what: Oversized::Body,
+                limit,
+            }
+            .response(),
+        );
+    };
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let headers: Headers = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+        .collect();
+    let request = core::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+        client_ip: client_ip.as_deref(),
+    };
+    let prepared = match core::prepare(&request, &state.limits, ids::fresh_event_id()) {
+        Ok(Step::Respond(response)) => return send(response),
+        Ok(Step::NeedState(prepared)) => prepared,
+        Err(reject) => return send(reject.response()),
+    };
+    let project_state = match state.store.project_state(prepared.public_key()).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(e),
+    };
+    match core::judge(prepared, project_state.as_ref()) {
+        Ok(accepted) => {
+            let received_ms = chrono::Utc::now().timestamp_millis();
+            let envelope = process::process(
+                accepted.forward.project_id as i64,
+                accepted.forward.body,
+                received_ms,
+            );
+            match state.store.accept(envelope).await {
+                Ok(_) => send(accepted.response),
+                Err(e) => unavailable(e),
+            }
+        }
+        Err(reject) => send(reject.response()),
+    }
+}
+
+/// Storage failed: nothing was accepted, so the client must retry.
+fn unavailable(e: anyhow::Error) -> Response {
+    tracing::error!(error = %e, "could not store an envelope");
+    let body = json!({ "detail": "storage is unavailable, try again", "causes": [] });
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "5")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+/// Sends a core response as is.
+fn send(r: core::Response) -> Response {
+    let mut response = (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        r.body,
+    )
+        .into_response();
+    for (name, value) in r.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}

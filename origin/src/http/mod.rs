@@ -1,0 +1,7 @@
+//! HTTP handlers: ingest through the core, the relay config API, and the Sentry web API.
+
+pub mod api;
+pub mod auth;
+pub mod ingest;
+pub mod relay;
+mod serialize;

@@ -1,0 +1,12 @@
+//! Picket origin: accepts envelopes (judged by the same core as the edge), stores each event
+//! once, groups events into issues and serves a Sentry-shaped web API.
+
+pub mod app;
+pub mod bootstrap;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod process;
+pub mod store;
+
+pub use app::{app, AppState};

@@ -1,0 +1,161 @@
+//! Storage behind one trait: organizations, projects, keys, tokens, accepted envelopes,
+//! events and issues. The SQLite implementation is the embedded default.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use picket::core::config::ProjectState;
+use serde_json::Value;
+
+pub use sqlite::SqliteStore;
+
+/// Storage errors are internal errors to the API.
+pub type StoreResult<T> = anyhow::Result<T>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organization {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub date_created_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub organization_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub platform: Option<String>,
+    pub date_created_ms: i64,
+}
+
+/// An event after processing, ready to be stored and grouped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub timestamp_ms: i64,
+    pub level: String,
+    pub platform: Option<String>,
+    pub title: String,
+    pub culprit: String,
+    pub message: String,
+    /// Hex digest of the grouping components; equal hashes share an issue.
+    pub group_hash: String,
+    /// `error` or `default`, as Sentry types events.
+    pub event_type: String,
+    /// What issue lists show under `metadata` (`type`/`value`, or `title`).
+    pub metadata: Value,
+    /// Identifies the user for `userCount` (id, email, username or IP).
+    pub user_ident: Option<String>,
+    /// The event as stored and served.
+    pub payload: Value,
+}
+
+/// Data the origin dropped while processing, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drop {
+    pub category: String,
+    pub reason: String,
+}
+
+/// An envelope the core accepted, with what processing made of it.
+#[derive(Clone, Debug)]
+pub struct AcceptedEnvelope {
+    pub project_id: i64,
+    /// The envelope's event id: the key that makes redelivery harmless.
+    pub event_id: Option<String>,
+    pub received_ms: i64,
+    pub body: Vec<u8>,
+    pub events: Vec<NewEvent>,
+    pub drops: Vec<Drop>,
+}
+
+/// Whether an accepted envelope was new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptResult {
+    Stored,
+    /// Its event id was stored before; nothing changed.
+    Duplicate,
+}
+
+/// Which issues to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IssueQuery {
+    /// `unresolved`, `resolved` or `ignored`; `None` lists all.
+    pub status: Option<String>,
+    /// Words that must all appear in the title (case-insensitive).
+    pub text: Vec<String>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Issue {
+    pub id: i64,
+    pub project_id: i64,
+    pub short_id_number: i64,
+    pub title: String,
+    pub culprit: String,
+    pub level: String,
+    pub status: String,
+    pub event_type: String,
+    pub platform: Option<String>,
+    pub metadata: Value,
+    pub times_seen: i64,
+    pub user_count: i64,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub event_id: String,
+    pub project_id: i64,
+    pub issue_id: i64,
+    pub timestamp_ms: i64,
+    pub received_ms: i64,
+    pub title: String,
+    pub culprit: String,
+    pub message: String,
+    pub platform: Option<String>,
+    pub event_type: String,
+    pub metadata: Value,
+    pub payload: Value,
+}
+
+/// What first start creates, handed back once so the operator can use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bootstrap {
+    pub organization: String,
+    pub project: String,
+    pub project_id: i64,
+    pub public_key: String,
+    pub token: String,
+}
+
+/// Everything the origin persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The project state for a DSN public key, in Relay's shape.
+    async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>>;
+    /// Stores an accepted envelope and its events durably, once per event id.
+    async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult>;
+    /// The organization an API token (by SHA-256 hex digest) belongs to.
+    async fn token_organization(&self, token_sha256: &str) -> StoreResult<Option<Organization>>;
+    async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
+    async fn project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
+    async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;
+    async fn events(&self, project_id: i64, offset: usize, limit: usize)
+        -> StoreResult<Vec<Event>>;
+    async fn event(&self, project_id: i64, event_id: &str) -> StoreResult<Option<Event>>;
+    /// Creates the first organization, project, key and token when the store is empty.
+    /// The caller supplies the DSN key and the token; returns `None` if anything existed.
+    async fn bootstrap(
+        &self,
+        organization: &str,
+        project: &str,
+        public_key: &str,
+        token: &str,
+    ) -> StoreResult<Option<Bootstrap>>;
+}

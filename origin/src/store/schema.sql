@@ -1,0 +1,91 @@
+-- Picket origin schema (SQLite). Times are Unix milliseconds.
+CREATE TABLE IF NOT EXISTS organizations (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    date_created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projects (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    slug TEXT NOT NULL,
+    name TEXT NOT NULL,
+    platform TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    next_short_id INTEGER NOT NULL DEFAULT 1,
+    date_created INTEGER NOT NULL,
+    UNIQUE (organization_id, slug)
+);
+CREATE TABLE IF NOT EXISTS project_keys (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    public_key TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    is_active INTEGER NOT NULL DEFAULT 1,
+    date_created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id INTEGER PRIMARY KEY,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    token_sha256 TEXT NOT NULL UNIQUE,
+    date_created INTEGER NOT NULL
+);
+-- Every accepted envelope, as accepted: nothing the origin answered 200 for is lost.
+CREATE TABLE IF NOT EXISTS envelopes (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    event_id TEXT,
+    received INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS envelopes_event ON envelopes (project_id, event_id) WHERE event_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS issues (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    short_id INTEGER NOT NULL,
+    group_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    culprit TEXT NOT NULL,
+    level TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'unresolved',
+    event_type TEXT NOT NULL,
+    platform TEXT,
+    metadata TEXT NOT NULL,
+    times_seen INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    UNIQUE (project_id, group_hash)
+);
+CREATE INDEX IF NOT EXISTS issues_last_seen ON issues (project_id, last_seen);
+CREATE TABLE IF NOT EXISTS issue_users (
+    issue_id INTEGER NOT NULL,
+    user_ident TEXT NOT NULL,
+    PRIMARY KEY (issue_id, user_ident)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    issue_id INTEGER NOT NULL REFERENCES issues(id),
+    timestamp INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    culprit TEXT NOT NULL,
+    message TEXT NOT NULL,
+    platform TEXT,
+    event_type TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    UNIQUE (project_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (project_id, received);
+-- Data dropped after acceptance, each with its reason.
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    category TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    quantity INTEGER NOT NULL
+);

@@ -1,0 +1,385 @@
+//! The SQLite store: one connection behind a mutex, used from blocking threads; WAL with
+//! `synchronous=FULL`, so a commit is on disk before the origin answers.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use picket::core::config::{ProjectConfig, ProjectState, PublicKeyConfig};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::*;
+
+/// A SQLite database file (or `:memory:`).
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies the schema.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(include_str!("schema.sql"))?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    async fn with<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard).map_err(anyhow::Error::from)
+        })
+        .await?
+    }
+}
+
+fn json_column(row: &Row, index: usize) -> rusqlite::Result<Value> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn organization_row(row: &Row) -> rusqlite::Result<Organization> {
+    Ok(Organization {
+        id: row.get(0)?,
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        date_created_ms: row.get(3)?,
+    })
+}
+
+const ISSUE_COLUMNS: &str =
+    "i.id, i.project_id, i.short_id, i.title, i.culprit, i.level, i.status, i.event_type, \
+     i.platform, i.metadata, i.times_seen, \
+     (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen";
+
+fn issue_row(row: &Row) -> rusqlite::Result<Issue> {
+    Ok(Issue {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        short_id_number: row.get(2)?,
+        title: row.get(3)?,
+        culprit: row.get(4)?,
+        level: row.get(5)?,
+        status: row.get(6)?,
+        event_type: row.get(7)?,
+        platform: row.get(8)?,
+        metadata: json_column(row, 9)?,
+        times_seen: row.get(10)?,
+        user_count: row.get(11)?,
+        first_seen_ms: row.get(12)?,
+        last_seen_ms: row.get(13)?,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "event_id, project_id, issue_id, timestamp, received, title, culprit, message, \
+     platform, event_type, metadata, payload";
+
+fn event_row(row: &Row) -> rusqlite::Result<Event> {
+    Ok(Event {
+        event_id: row.get(0)?,
+        project_id: row.get(1)?,
+        issue_id: row.get(2)?,
+        timestamp_ms: row.get(3)?,
+        received_ms: row.get(4)?,
+        title: row.get(5)?,
+        culprit: row.get(6)?,
+        message: row.get(7)?,
+        platform: row.get(8)?,
+        event_type: row.get(9)?,
+        metadata: json_column(row, 10)?,
+        payload: json_column(row, 11)?,
+    })
+}
+
+/// Inserts one event and counts it on its issue (created on first sight).
+fn insert_event(
+    tx: &rusqlite::Transaction,
+    project_id: i64,
+    received_ms: i64,
+    ev: &NewEvent,
+) -> rusqlite::Result<()> {
+    let seen: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2",
+            params![project_id, ev.event_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if seen.is_some() {
+        return Ok(());
+    }
+    let metadata = ev.metadata.to_string();
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM issues WHERE project_id = ?1 AND group_hash = ?2",
+            params![project_id, ev.group_hash],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let issue_id = match existing {
+        Some(id) => {
+            tx.execute(
+                "UPDATE issues SET times_seen = times_seen + 1, level = ?2, \
+                 first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3) WHERE id = ?1",
+                params![id, ev.level, ev.timestamp_ms],
+            )?;
+            id
+        }
+        None => {
+            let short_id: i64 = tx.query_row(
+                "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1 RETURNING next_short_id - 1",
+                params![project_id],
+                |r| r.get(0),
+            )?;
+            tx.query_row(
+                "INSERT INTO issues (project_id, short_id, group_hash, title, culprit, level, event_type, platform, \
+                 metadata, times_seen, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10) \
+                 RETURNING id",
+                params![
+                    project_id, short_id, ev.group_hash, ev.title, ev.culprit, ev.level, ev.event_type, ev.platform,
+                    metadata, ev.timestamp_ms
+                ],
+                |r| r.get(0),
+            )?
+        }
+    };
+    if let Some(user) = &ev.user_ident {
+        tx.execute(
+            "INSERT OR IGNORE INTO issue_users (issue_id, user_ident) VALUES (?1, ?2)",
+            params![issue_id, user],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO events (project_id, event_id, issue_id, timestamp, received, title, culprit, message, platform, \
+         event_type, metadata, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            project_id, ev.event_id, issue_id, ev.timestamp_ms, received_ms, ev.title, ev.culprit, ev.message,
+            ev.platform, ev.event_type, metadata, ev.payload.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>> {
+        let key = public_key.to_ascii_lowercase();
+        self.with(move |c| {
+            let project: Option<(i64, i64, String, bool)> = c
+                .query_row(
+                    "SELECT p.id, p.organization_id, p.slug, p.disabled FROM project_keys k \
+                     JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((project_id, organization_id, slug, disabled)) = project else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare("SELECT public_key, id, is_active FROM project_keys WHERE project_id = ?1 ORDER BY id")?;
+            let public_keys = stmt
+                .query_map(params![project_id], |r| {
+                    Ok(PublicKeyConfig { public_key: r.get(0)?, numeric_id: Some(r.get(1)?), is_enabled: r.get(2)? })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(ProjectState {
+                project_id: project_id as u64,
+                disabled,
+                public_keys,
+                slug: Some(slug),
+                organization_id: Some(organization_id as u64),
+                config: ProjectConfig::default(),
+            }))
+        })
+        .await
+    }
+
+    async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO envelopes (project_id, event_id, received, body) VALUES (?1, ?2, ?3, ?4)",
+                params![envelope.project_id, envelope.event_id, envelope.received_ms, envelope.body],
+            )?;
+            if inserted == 0 {
+                return Ok(AcceptResult::Duplicate);
+            }
+            for ev in &envelope.events {
+                insert_event(&tx, envelope.project_id, envelope.received_ms, ev)?;
+            }
+            for drop in &envelope.drops {
+                tx.execute(
+                    "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
+                     VALUES (?1, ?2, 'invalid', ?3, ?4, 1)",
+                    params![envelope.project_id, envelope.received_ms, drop.category, drop.reason],
+                )?;
+            }
+            tx.commit()?;
+            Ok(AcceptResult::Stored)
+        })
+        .await
+    }
+
+    async fn token_organization(&self, token_sha256: &str) -> StoreResult<Option<Organization>> {
+        let hash = token_sha256.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT o.id, o.slug, o.name, o.date_created FROM api_tokens t \
+                 JOIN organizations o ON o.id = t.organization_id WHERE t.token_sha256 = ?1",
+                params![hash],
+                organization_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        let slug = slug.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, slug, name, date_created FROM organizations WHERE slug = ?1",
+                params![slug],
+                organization_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>> {
+        let slug = slug.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, organization_id, slug, name, platform, date_created FROM projects \
+                 WHERE organization_id = ?1 AND slug = ?2",
+                params![organization_id, slug],
+                |r| {
+                    Ok(Project {
+                        id: r.get(0)?,
+                        organization_id: r.get(1)?,
+                        slug: r.get(2)?,
+                        name: r.get(3)?,
+                        platform: r.get(4)?,
+                        date_created_ms: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>> {
+        let query = query.clone();
+        self.with(move |c| {
+            let mut sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.project_id = ?");
+            let mut args: Vec<rusqlite::types::Value> = vec![project_id.into()];
+            if let Some(status) = &query.status {
+                sql.push_str(" AND i.status = ?");
+                args.push(status.clone().into());
+            }
+            for word in &query.text {
+                sql.push_str(" AND instr(lower(i.title), ?) > 0");
+                args.push(word.to_lowercase().into());
+            }
+            sql.push_str(" ORDER BY i.last_seen DESC, i.id DESC LIMIT ? OFFSET ?");
+            args.push((query.limit as i64).into());
+            args.push((query.offset as i64).into());
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), issue_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn events(
+        &self,
+        project_id: i64,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Event>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 ORDER BY received DESC, id DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let rows = stmt.query_map(params![project_id, limit as i64, offset as i64], event_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn event(&self, project_id: i64, event_id: &str) -> StoreResult<Option<Event>> {
+        let event_id = event_id.to_string();
+        self.with(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
+                ),
+                params![project_id, event_id],
+                event_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn bootstrap(
+        &self,
+        organization: &str,
+        project: &str,
+        public_key: &str,
+        token: &str,
+    ) -> StoreResult<Option<Bootstrap>> {
+        let (organization, project, public_key) = (
+            organization.to_string(),
+            project.to_string(),
+            public_key.to_string(),
+        );
+        let (token, token_sha256) = (token.to_string(), crate::http::auth::token_digest(token));
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let count: i64 = tx.query_row("SELECT COUNT(*) FROM organizations", [], |r| r.get(0))?;
+            if count > 0 {
+                return Ok(None);
+            }
+            let org_id: i64 = tx.query_row(
+                "INSERT INTO organizations (slug, name, date_created) VALUES (?1, ?1, ?2) RETURNING id",
+                params![organization, now],
+                |r| r.get(0),
+            )?;
+            let project_id: i64 = tx.query_row(
+                "INSERT INTO projects (organization_id, slug, name, date_created) VALUES (?1, ?2, ?2, ?3) RETURNING id",
+                params![org_id, project, now],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO project_keys (project_id, public_key, label, date_created) VALUES (?1, ?2, 'Default', ?3)",
+                params![project_id, public_key, now],
+            )?;
+            tx.execute(
+                "INSERT INTO api_tokens (organization_id, token_sha256, date_created) VALUES (?1, ?2, ?3)",
+                params![org_id, token_sha256, now],
+            )?;
+            tx.commit()?;
+            Ok(Some(Bootstrap { organization, project, project_id, public_key, token }))
+        })
+        .await
+    }
+}

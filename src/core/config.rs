@@ -1,0 +1,307 @@
+//! Project state as Relay's `projectconfigs` v3 API carries it, the request/response bodies
+//! of that API, and the edge's cache of it (fresh 300 s, stale-while-refresh 120 s, misses
+//! 60 s). Time comes in as `now_ms`; the cache never reads a clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// One project's state, in Relay's camelCase shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectState {
+    pub project_id: u64,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub public_keys: Vec<PublicKeyConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<u64>,
+    #[serde(default)]
+    pub config: ProjectConfig,
+}
+
+/// A DSN key of the project.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicKeyConfig {
+    pub public_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric_id: Option<u64>,
+    #[serde(default = "enabled")]
+    pub is_enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// The project's `config` object; keys Picket does not use yet are kept as they came.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectConfig {
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl ProjectState {
+    /// The key's entry, if the key belongs to this project.
+    pub fn key(&self, public_key: &str) -> Option<&PublicKeyConfig> {
+        self.public_keys
+            .iter()
+            .find(|k| k.public_key.eq_ignore_ascii_case(public_key))
+    }
+}
+
+/// The body of `POST /api/0/relays/projectconfigs/?version=3`.
+pub fn request_body(public_keys: &[&str]) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "publicKeys": public_keys })).expect("JSON always serializes")
+}
+
+/// Parses a `projectconfigs` request body into its keys.
+pub fn parse_request(body: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        public_keys: Vec<String>,
+    }
+    serde_json::from_slice::<Body>(body)
+        .map(|b| b.public_keys)
+        .map_err(|e| e.to_string())
+}
+
+/// Builds the response: `{"configs": {key: state}, "pending": []}`; unknown keys are omitted.
+pub fn response_body(configs: &[(String, ProjectState)]) -> Value {
+    let configs: Map<String, Value> = configs
+        .iter()
+        .map(|(k, s)| {
+            (
+                k.clone(),
+                serde_json::to_value(s).expect("state serializes"),
+            )
+        })
+        .collect();
+    json!({ "configs": configs, "pending": [] })
+}
+
+/// What a `projectconfigs` answer says about each requested key.
+#[derive(Debug, Default, PartialEq)]
+pub struct FetchResult {
+    /// Keys with a definite answer: a state, or `None` for "no such key".
+    pub resolved: Vec<(String, Option<ProjectState>)>,
+    /// Keys the upstream is still computing; ask again later.
+    pub pending: Vec<String>,
+}
+
+/// Interprets the response to a request for `requested` keys.
+pub fn parse_response(requested: &[&str], body: &[u8]) -> Result<FetchResult, String> {
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        configs: HashMap<String, Option<Value>>,
+        #[serde(default)]
+        pending: Vec<String>,
+    }
+    let body: Body = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut result = FetchResult {
+        pending: body.pending,
+        ..Default::default()
+    };
+    for key in requested {
+        if result.pending.iter().any(|p| p == key) {
+            continue;
+        }
+        // A state that does not parse is treated as missing rather than trusted halfway.
+        let state = body
+            .configs
+            .get(*key)
+            .cloned()
+            .flatten()
+            .and_then(|v| serde_json::from_value::<ProjectState>(v).ok());
+        result.resolved.push((key.to_string(), state));
+    }
+    Ok(result)
+}
+
+/// How long cached answers live, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub expiry_ms: u64,
+    pub grace_ms: u64,
+    pub miss_expiry_ms: u64,
+    pub max_entries: usize,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            expiry_ms: 300_000,
+            grace_ms: 120_000,
+            miss_expiry_ms: 60_000,
+            max_entries: 10_000,
+        }
+    }
+}
+
+/// The answer of a cache lookup.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lookup {
+    /// Fresh: `Some` state, or `None` for a key known not to exist.
+    Fresh(Option<Arc<ProjectState>>),
+    /// Expired but within grace: serve it, and refresh in the background.
+    Stale(Arc<ProjectState>),
+    /// Nothing usable: fetch before deciding.
+    Miss,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    state: Option<Arc<ProjectState>>,
+    fetched_ms: u64,
+}
+
+/// Project states by public key.
+#[derive(Debug, Default)]
+pub struct ConfigCache {
+    policy: CachePolicy,
+    entries: HashMap<String, Entry>,
+}
+
+impl ConfigCache {
+    pub fn new(policy: CachePolicy) -> Self {
+        ConfigCache {
+            policy,
+            entries: HashMap::new(),
+        }
+    }
+
+    pub fn lookup(&self, public_key: &str, now_ms: u64) -> Lookup {
+        let Some(entry) = self.entries.get(public_key) else {
+            return Lookup::Miss;
+        };
+        let age = now_ms.saturating_sub(entry.fetched_ms);
+        match &entry.state {
+            Some(state) if age < self.policy.expiry_ms => Lookup::Fresh(Some(state.clone())),
+            Some(state) if age < self.policy.expiry_ms + self.policy.grace_ms => {
+                Lookup::Stale(state.clone())
+            }
+            None if age < self.policy.miss_expiry_ms => Lookup::Fresh(None),
+            _ => Lookup::Miss,
+        }
+    }
+
+    /// Records an answer, evicting the oldest entry when full.
+    pub fn insert(&mut self, public_key: &str, state: Option<ProjectState>, now_ms: u64) {
+        if !self.entries.contains_key(public_key) && self.entries.len() >= self.policy.max_entries {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.fetched_ms)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.entries.remove(&k);
+            }
+        }
+        self.entries.insert(
+            public_key.to_string(),
+            Entry {
+                state: state.map(Arc::new),
+                fetched_ms: now_ms,
+            },
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn state() -> ProjectState {
+        ProjectState {
+            project_id: 42,
+            disabled: false,
+            public_keys: vec![PublicKeyConfig {
+                public_key: KEY.into(),
+                numeric_id: Some(1),
+                is_enabled: true,
+            }],
+            slug: Some("web".into()),
+            organization_id: Some(1),
+            config: ProjectConfig::default(),
+        }
+    }
+
+    #[test]
+    fn response_round_trips_and_unknown_keys_resolve_to_none() {
+        let body = serde_json::to_vec(&response_body(&[(KEY.into(), state())])).unwrap();
+        let other = "ffffffffffffffffffffffffffffffff";
+        let r = parse_response(&[KEY, other], &body).unwrap();
+        assert_eq!(
+            r.resolved,
+            vec![(KEY.to_string(), Some(state())), (other.to_string(), None)]
+        );
+        assert_eq!(
+            parse_request(&request_body(&[KEY])).unwrap(),
+            vec![KEY.to_string()]
+        );
+    }
+
+    #[test]
+    fn pending_keys_are_not_resolved() {
+        let r = parse_response(
+            &[KEY],
+            br#"{"configs":{},"pending":["0123456789abcdef0123456789abcdef"]}"#,
+        )
+        .unwrap();
+        assert!(r.resolved.is_empty());
+        assert_eq!(r.pending, vec![KEY.to_string()]);
+    }
+
+    #[test]
+    fn cache_serves_fresh_then_stale_then_misses() {
+        let mut c = ConfigCache::new(CachePolicy::default());
+        assert_eq!(c.lookup(KEY, 0), Lookup::Miss);
+        c.insert(KEY, Some(state()), 1_000);
+        assert!(matches!(c.lookup(KEY, 300_999), Lookup::Fresh(Some(_))));
+        assert!(matches!(c.lookup(KEY, 301_000), Lookup::Stale(_)));
+        assert!(matches!(c.lookup(KEY, 420_999), Lookup::Stale(_)));
+        assert_eq!(c.lookup(KEY, 421_000), Lookup::Miss);
+    }
+
+    #[test]
+    fn misses_are_remembered_for_a_minute() {
+        let mut c = ConfigCache::new(CachePolicy::default());
+        c.insert(KEY, None, 0);
+        assert_eq!(c.lookup(KEY, 59_999), Lookup::Fresh(None));
+        assert_eq!(c.lookup(KEY, 60_000), Lookup::Miss);
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let mut c = ConfigCache::new(CachePolicy {
+            max_entries: 2,
+            ..Default::default()
+        });
+        c.insert("a", None, 1);
+        c.insert("b", None, 2);
+        c.insert("c", None, 3);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.lookup("a", 3), Lookup::Miss);
+    }
+}

@@ -1,0 +1,235 @@
+//! The one decision function, in two steps. [`prepare`] judges everything that needs no
+//! project state (route, auth, body, envelope, limits); the shell then looks up the key's
+//! state (cache, origin, or database) and [`judge`] decides: answer the SDK, and forward this.
+
+use serde_json::json;
+
+use super::auth::{self, Auth, Source};
+use super::config::ProjectState;
+use super::decode::decode_body;
+use super::envelope::Envelope;
+use super::http::{Request, Response};
+use super::id::EventId;
+use super::limits::Limits;
+use super::outcome::{Oversized, Reject};
+use super::route::{route, Endpoint, Route};
+use super::store::envelope_from_store;
+
+/// The `sentry_client` Picket names when it forwards without a client of its own.
+pub const CLIENT_NAME: &str = concat!("picket/", env!("CARGO_PKG_VERSION"));
+
+/// The first step's result.
+#[derive(Debug)]
+pub enum Step {
+    /// Answer at once (health checks).
+    Respond(Response),
+    /// An ingest request that needs the state of `prepared.auth.public_key`.
+    NeedState(Prepared),
+}
+
+/// An ingest request that passed every state-free check.
+#[derive(Debug)]
+pub struct Prepared {
+    pub route: Route,
+    pub auth: Auth,
+    pub envelope: Envelope,
+    pub client_ip: Option<String>,
+}
+
+impl Prepared {
+    pub fn public_key(&self) -> &str {
+        &self.auth.public_key
+    }
+}
+
+/// An accepted request: what to answer, and what to send upstream.
+#[derive(Debug)]
+pub struct Accepted {
+    pub response: Response,
+    pub forward: Forward,
+}
+
+/// An envelope to forward to `/api/{project_id}/envelope/` upstream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forward {
+    pub project_id: u64,
+    pub event_id: Option<EventId>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Forward {
+    /// The upstream path, relative to the origin's base URL.
+    pub fn path(&self) -> String {
+        format!("/api/{}/envelope/", self.project_id)
+    }
+}
+
+/// Step one: everything that needs no project state. `fresh_id` is used only when an event
+/// needs an id and brought none.
+pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step, Reject> {
+    let route = route(req.method, req.path)?;
+    match route.endpoint {
+        Endpoint::HealthLive | Endpoint::HealthReady => {
+            return Ok(Step::Respond(Response::json(
+                200,
+                &json!({ "is_healthy": true }),
+            )))
+        }
+        Endpoint::Envelope | Endpoint::Store => {}
+    }
+    let request_auth = auth::from_request(req)?;
+    let body = decode_body(
+        req.headers.get("content-encoding"),
+        req.body,
+        limits.max_envelope_size,
+    )?;
+    let mut envelope = match route.endpoint {
+        Endpoint::Store => envelope_from_store(&body, fresh_id)?,
+        _ => Envelope::parse(&body).map_err(|e| Reject::InvalidEnvelope(e.0))?,
+    };
+    let auth = resolve_auth(request_auth, &envelope, route.project_id)?;
+    if envelope.items.is_empty() {
+        return Err(Reject::EmptyEnvelope);
+    }
+    for item in &envelope.items {
+        if let Some(cap) = limits.item_cap(item.ty()) {
+            if item.payload.len() > cap {
+                return Err(Reject::TooLarge {
+                    what: Oversized::Item(item.ty().to_string()),
+                    limit: cap,
+                });
+            }
+        }
+    }
+    if envelope.event_id().is_none() && envelope.items.iter().any(|i| i.is_event()) {
+        envelope.set_event_id(fresh_id);
+    }
+    let client_ip = forwarded_for(req).or(req.client_ip).map(str::to_string);
+    Ok(Step::NeedState(Prepared {
+        route,
+        auth,
+        envelope,
+        client_ip,
+    }))
+}
+
+/// The request's own auth, else the envelope's `dsn`; the two must agree when both exist.
+fn resolve_auth(
+    request_auth: Option<Auth>,
+    envelope: &Envelope,
+    path_project: Option<u64>,
+) -> Result<Auth, Reject> {
+    let dsn = envelope.dsn().map(auth::parse_dsn).transpose()?;
+    if let Some(dsn) = &dsn {
+        let key_differs = request_auth
+            .as_ref()
+            .is_some_and(|a| a.public_key != dsn.public_key);
+        let project_differs = path_project.is_some_and(|p| p != dsn.project_id);
+        if key_differs || project_differs {
+            return Err(Reject::DsnMismatch);
+        }
+    }
+    match (request_auth, dsn) {
+        (Some(auth), _) => Ok(auth),
+        (None, Some(dsn)) => Ok(Auth {
+            public_key: dsn.public_key,
+            version: None,
+            client: None,
+            source: Source::EnvelopeDsn,
+        }),
+        (None, None) => Err(Reject::MissingAuth),
+    }
+}
+
+/// The first address of `X-Forwarded-For`, as the nearest trusted proxy reports the client.
+fn forwarded_for<'a>(req: &Request<'a>) -> Option<&'a str> {
+    let first = req
+        .headers
+        .get("x-forwarded-for")?
+        .split(',')
+        .next()?
+        .trim();
+    (!first.is_empty()).then_some(first)
+}
+
+/// Step two: the decision with the key's project state (`None`: no project has this key).
+pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepted, Reject> {
+    let Prepared {
+        route,
+        auth,
+        envelope,
+        client_ip,
+    } = prepared;
+    let state = state.ok_or(Reject::UnknownKey)?;
+    let key = state.key(&auth.public_key).ok_or(Reject::UnknownKey)?;
+    if !key.is_enabled {
+        return Err(Reject::KeyDisabled);
+    }
+    if state.disabled {
+        return Err(Reject::ProjectDisabled);
+    }
+    if route.project_id.is_some_and(|p| p != state.project_id) {
+        return Err(Reject::ProjectIdMismatch);
+    }
+    let event_id = envelope.event_id();
+    let body = match event_id {
+        Some(id) => json!({ "id": id.simple() }),
+        None => json!({}),
+    };
+    let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);
+    let mut headers = vec![
+        (
+            "content-type".to_string(),
+            "application/x-sentry-envelope".to_string(),
+        ),
+        (
+            "x-sentry-auth".to_string(),
+            format!(
+                "Sentry sentry_key={}, sentry_version=7, sentry_client={client}",
+                auth.public_key
+            ),
+        ),
+    ];
+    if let Some(ip) = client_ip {
+        headers.push(("x-forwarded-for".to_string(), ip));
+    }
+    Ok(Accepted {
+        response: Response::json(200, &body),
+        forward: Forward {
+            project_id: state.project_id,
+            event_id,
+            headers,
+            body: envelope.to_bytes(),
+        },
+    })
+}
+
+/// What became of a forward, from the upstream's status (`None`: no response at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardOutcome {
+    /// 2xx: the origin has it.
+    Delivered,
+    /// 4xx: the origin refused it for good; retrying would not help.
+    Rejected,
+    /// 5xx or no response: the origin could not take it now.
+    Unavailable,
+}
+
+impl ForwardOutcome {
+    pub fn from_status(status: Option<u16>) -> Self {
+        match status {
+            Some(200..=299) => ForwardOutcome::Delivered,
+            Some(400..=499) => ForwardOutcome::Rejected,
+            _ => ForwardOutcome::Unavailable,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ForwardOutcome::Delivered => "delivered",
+            ForwardOutcome::Rejected => "upstream_rejected",
+            ForwardOutcome::Unavailable => "upstream_unavailable",
+        }
+    }
+}

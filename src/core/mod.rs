@@ -1,0 +1,19 @@
+//! The sans-IO relay core: bytes, time and state in; decisions out. No clock, no randomness,
+//! no network, no platform crate: every shell (Workers, Spin, the origin) drives the same code.
+
+pub mod auth;
+pub mod config;
+pub mod decode;
+pub mod envelope;
+pub mod http;
+pub mod id;
+pub mod ingest;
+pub mod limits;
+pub mod outcome;
+pub mod route;
+pub mod store;
+
+pub use http::{Headers, Request, Response};
+pub use id::EventId;
+pub use ingest::{judge, prepare, Accepted, Forward, Prepared, Step};
+pub use outcome::Reject;

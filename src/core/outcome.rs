@@ -1,0 +1,249 @@
+//! Typed outcomes: every rejection is a [`Reject`] that maps to one status code, one `detail`
+//! text, one client-report [`DiscardReason`] and one stable stat code — never a bare string.
+
+use std::fmt;
+
+use serde_json::json;
+
+use super::http::Response;
+
+/// Why data was discarded, spelled as Relay spells its `invalid` outcome reasons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DiscardReason {
+    /// Authentication failed or the key is unknown; nothing is counted against a project.
+    Auth,
+    /// The request's project id does not match the key's project.
+    ProjectId,
+    /// The client speaks a protocol version above 7.
+    AuthVersion,
+    /// The body could not be decoded (content encoding, base64, ...).
+    Payload,
+    /// A JSON payload did not parse.
+    InvalidJson,
+    /// The envelope framing is broken.
+    InvalidEnvelope,
+    /// The envelope carried no items.
+    EmptyEnvelope,
+    /// An item or the whole request exceeds a size limit.
+    TooLarge,
+    /// The project is disabled or its state is unavailable.
+    ProjectState,
+    /// The request did not reach an ingest endpoint.
+    Route,
+}
+
+impl DiscardReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscardReason::Auth => "auth",
+            DiscardReason::ProjectId => "project_id",
+            DiscardReason::AuthVersion => "auth_version",
+            DiscardReason::Payload => "payload",
+            DiscardReason::InvalidJson => "invalid_json",
+            DiscardReason::InvalidEnvelope => "invalid_envelope",
+            DiscardReason::EmptyEnvelope => "empty_envelope",
+            DiscardReason::TooLarge => "too_large",
+            DiscardReason::ProjectState => "project_state",
+            DiscardReason::Route => "route",
+        }
+    }
+}
+
+/// What a size limit was measured on, so a 413 can name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Oversized {
+    /// The decoded request body.
+    Body,
+    /// One envelope item, by its type.
+    Item(String),
+}
+
+/// Every way the core refuses a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reject {
+    NotFound,
+    MethodNotAllowed,
+    MissingAuth,
+    MultipleAuth,
+    InvalidAuth(&'static str),
+    UnsupportedProtocolVersion(u16),
+    UnknownKey,
+    KeyDisabled,
+    ProjectDisabled,
+    ProjectIdMismatch,
+    DsnMismatch,
+    UnsupportedEncoding(String),
+    BadEncoding(String),
+    TooLarge {
+        what: Oversized,
+        limit: usize,
+    },
+    InvalidEnvelope(String),
+    InvalidJson(String),
+    EmptyEnvelope,
+    /// The key's project state is unknown and could not be fetched now.
+    ConfigUnavailable,
+}
+
+impl Reject {
+    /// The HTTP status Relay answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Reject::NotFound => 404,
+            Reject::MethodNotAllowed => 405,
+            Reject::MissingAuth
+            | Reject::MultipleAuth
+            | Reject::InvalidAuth(_)
+            | Reject::UnknownKey => 401,
+            Reject::KeyDisabled | Reject::ProjectDisabled | Reject::ProjectIdMismatch => 403,
+            Reject::UnsupportedProtocolVersion(_)
+            | Reject::DsnMismatch
+            | Reject::BadEncoding(_)
+            | Reject::InvalidEnvelope(_)
+            | Reject::InvalidJson(_)
+            | Reject::EmptyEnvelope => 400,
+            Reject::UnsupportedEncoding(_) => 415,
+            Reject::TooLarge { .. } => 413,
+            Reject::ConfigUnavailable => 503,
+        }
+    }
+
+    /// The reason reported in client reports and outcome stats.
+    pub fn reason(&self) -> DiscardReason {
+        match self {
+            Reject::NotFound | Reject::MethodNotAllowed => DiscardReason::Route,
+            Reject::MissingAuth
+            | Reject::MultipleAuth
+            | Reject::InvalidAuth(_)
+            | Reject::UnknownKey
+            | Reject::KeyDisabled => DiscardReason::Auth,
+            Reject::UnsupportedProtocolVersion(_) => DiscardReason::AuthVersion,
+            Reject::ProjectDisabled | Reject::ConfigUnavailable => DiscardReason::ProjectState,
+            Reject::ProjectIdMismatch | Reject::DsnMismatch => DiscardReason::ProjectId,
+            Reject::UnsupportedEncoding(_) | Reject::BadEncoding(_) => DiscardReason::Payload,
+            Reject::TooLarge { .. } => DiscardReason::TooLarge,
+            Reject::InvalidEnvelope(_) => DiscardReason::InvalidEnvelope,
+            Reject::InvalidJson(_) => DiscardReason::InvalidJson,
+            Reject::EmptyEnvelope => DiscardReason::EmptyEnvelope,
+        }
+    }
+
+    /// A stable snake_case code for stats and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reject::NotFound => "not_found",
+            Reject::MethodNotAllowed => "method_not_allowed",
+            Reject::MissingAuth => "missing_auth",
+            Reject::MultipleAuth => "multiple_auth",
+            Reject::InvalidAuth(_) => "invalid_auth",
+            Reject::UnsupportedProtocolVersion(_) => "unsupported_protocol_version",
+            Reject::UnknownKey => "unknown_key",
+            Reject::KeyDisabled => "key_disabled",
+            Reject::ProjectDisabled => "project_disabled",
+            Reject::ProjectIdMismatch => "project_id_mismatch",
+            Reject::DsnMismatch => "dsn_mismatch",
+            Reject::UnsupportedEncoding(_) => "unsupported_encoding",
+            Reject::BadEncoding(_) => "bad_encoding",
+            Reject::TooLarge { .. } => "too_large",
+            Reject::InvalidEnvelope(_) => "invalid_envelope",
+            Reject::InvalidJson(_) => "invalid_json",
+            Reject::EmptyEnvelope => "empty_envelope",
+            Reject::ConfigUnavailable => "config_unavailable",
+        }
+    }
+
+    /// The JSON error response: `{"detail": "...", "causes": [...]}`.
+    pub fn response(&self) -> Response {
+        let causes: Vec<String> = match self {
+            Reject::BadEncoding(c) | Reject::InvalidEnvelope(c) | Reject::InvalidJson(c) => {
+                vec![c.clone()]
+            }
+            _ => Vec::new(),
+        };
+        let mut response = Response::json(
+            self.status(),
+            &json!({ "detail": self.to_string(), "causes": causes }),
+        );
+        if let Reject::ConfigUnavailable = self {
+            response.headers.push(("retry-after".into(), "60".into()));
+        }
+        response
+    }
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reject::NotFound => write!(f, "not found"),
+            Reject::MethodNotAllowed => write!(f, "method not allowed"),
+            Reject::MissingAuth => write!(f, "missing authorization information"),
+            Reject::MultipleAuth => write!(f, "multiple authorization payloads"),
+            Reject::InvalidAuth(why) => write!(f, "bad x-sentry-auth header: {why}"),
+            Reject::UnsupportedProtocolVersion(v) => {
+                write!(f, "client requested unsupported protocol version ({v})")
+            }
+            Reject::UnknownKey => write!(f, "unknown public key"),
+            Reject::KeyDisabled => write!(f, "public key is disabled"),
+            Reject::ProjectDisabled => write!(f, "project is disabled"),
+            Reject::ProjectIdMismatch => {
+                write!(f, "event submission rejected with_reason: ProjectId")
+            }
+            Reject::DsnMismatch => {
+                write!(
+                    f,
+                    "the envelope's dsn does not match the request's key or project"
+                )
+            }
+            Reject::UnsupportedEncoding(e) => write!(f, "unsupported content encoding: {e}"),
+            Reject::BadEncoding(_) => write!(f, "failed to decode the request body"),
+            Reject::TooLarge {
+                what: Oversized::Body,
+                limit,
+            } => {
+                write!(f, "request body exceeds the limit of {limit} bytes")
+            }
+            Reject::TooLarge {
+                what: Oversized::Item(ty),
+                limit,
+            } => {
+                write!(f, "{ty} item exceeds the limit of {limit} bytes")
+            }
+            Reject::InvalidEnvelope(_) => write!(f, "invalid envelope"),
+            Reject::InvalidJson(_) => write!(f, "invalid event payload"),
+            Reject::EmptyEnvelope => write!(f, "empty envelope"),
+            Reject::ConfigUnavailable => write!(f, "project configuration is unavailable"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_body_has_detail_and_causes() {
+        let r = Reject::InvalidEnvelope("line 2: expected value".into()).response();
+        assert_eq!(r.status, 400);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["detail"], "invalid envelope");
+        assert_eq!(v["causes"][0], "line 2: expected value");
+        let v: serde_json::Value =
+            serde_json::from_slice(&Reject::MissingAuth.response().body).unwrap();
+        assert_eq!(v["causes"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn too_large_names_the_item_type() {
+        let r = Reject::TooLarge {
+            what: Oversized::Item("event".into()),
+            limit: 1 << 20,
+        };
+        assert_eq!(r.status(), 413);
+        assert_eq!(
+            r.to_string(),
+            "event item exceeds the limit of 1048576 bytes"
+        );
+        assert_eq!(r.reason().as_str(), "too_large");
+    }
+}
