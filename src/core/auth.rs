@@ -39,10 +39,7 @@ pub fn from_request(req: &Request) -> Result<Option<Auth>, Reject> {
     }
     let pairs: Vec<(String, String)> = req.query_pairs().collect();
     if pairs.iter().any(|(k, _)| k == "sentry_key") {
-        found.push(from_pairs(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            Source::Query,
-        ));
+        found.push(from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), Source::Query));
     }
     match found.len() {
         0 => Ok(None),
@@ -57,11 +54,7 @@ fn has_sentry_scheme(value: &str) -> bool {
 
 /// Parses `Sentry sentry_key=…, sentry_version=7, sentry_client=…`.
 pub fn parse_auth_header(value: &str, source: Source) -> Result<Auth, Reject> {
-    let rest = if has_sentry_scheme(value) {
-        &value[7..]
-    } else {
-        value
-    };
+    let rest = if has_sentry_scheme(value) { &value[7..] } else { value };
     let pairs = rest.split(',').filter_map(|part| {
         let (k, v) = part.trim().split_once('=')?;
         Some((k.trim(), v.trim()))
@@ -69,10 +62,7 @@ pub fn parse_auth_header(value: &str, source: Source) -> Result<Auth, Reject> {
     from_pairs(pairs, source)
 }
 
-fn from_pairs<'a>(
-    pairs: impl Iterator<Item = (&'a str, &'a str)>,
-    source: Source,
-) -> Result<Auth, Reject> {
+fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, source: Source) -> Result<Auth, Reject> {
     let (mut key, mut version, mut client) = (None, None, None);
     for (name, value) in pairs {
         match name.strip_prefix("sentry_").unwrap_or(name) {
@@ -80,11 +70,7 @@ fn from_pairs<'a>(
             "version" => {
                 // Relay accepts `7.0` and the like: only the major part counts.
                 let major = value.split('.').next().unwrap_or(value);
-                version = Some(
-                    major
-                        .parse::<u16>()
-                        .map_err(|_| Reject::InvalidAuth("invalid sentry_version"))?,
-                );
+                version = Some(major.parse::<u16>().map_err(|_| Reject::InvalidAuth("invalid sentry_version"))?);
             }
             "client" => client = Some(value.to_string()),
             _ => {}
@@ -94,12 +80,7 @@ fn from_pairs<'a>(
     if let Some(v) = version.filter(|&v| v > MAX_PROTOCOL_VERSION) {
         return Err(Reject::UnsupportedProtocolVersion(v));
     }
-    Ok(Auth {
-        public_key: parse_public_key(key)?,
-        version,
-        client,
-        source,
-    })
+    Ok(Auth { public_key: parse_public_key(key)?, version, client, source })
 }
 
 /// A public key is 32 ASCII alphanumerics; flags after a `.` are ignored.
@@ -128,10 +109,7 @@ pub fn parse_dsn(dsn: &str) -> Result<Dsn, Reject> {
     let key = userinfo.split(':').next().unwrap_or(userinfo);
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let project = path.split('/').rfind(|s| !s.is_empty()).ok_or_else(bad)?;
-    Ok(Dsn {
-        public_key: parse_public_key(key)?,
-        project_id: project.parse().map_err(|_| bad())?,
-    })
+    Ok(Dsn { public_key: parse_public_key(key)?, project_id: project.parse().map_err(|_| bad())? })
 }
 
 #[cfg(test)]
@@ -142,45 +120,24 @@ mod tests {
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     fn req<'a>(headers: &'a Headers, query: &'a str) -> Request<'a> {
-        Request {
-            method: "POST",
-            path: "/api/42/envelope/",
-            query,
-            headers,
-            body: b"",
-            client_ip: None,
-        }
+        Request { method: "POST", path: "/api/42/envelope/", query, headers, body: b"", client_ip: None }
     }
 
     #[test]
     fn reads_each_source() {
-        let h: Headers = [(
-            "X-Sentry-Auth",
-            format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=x/1"),
-        )]
-        .into_iter()
-        .collect();
-        let a = from_request(&req(&h, "")).unwrap().unwrap();
-        assert_eq!(
-            (a.public_key.as_str(), a.version, a.source),
-            (KEY, Some(7), Source::SentryAuthHeader)
-        );
-        assert_eq!(a.client.as_deref(), Some("x/1"));
-
-        let h: Headers = [("authorization", format!("sentry sentry_key={KEY}"))]
+        let h: Headers = [("X-Sentry-Auth", format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=x/1"))]
             .into_iter()
             .collect();
-        assert_eq!(
-            from_request(&req(&h, "")).unwrap().unwrap().source,
-            Source::AuthorizationHeader
-        );
+        let a = from_request(&req(&h, "")).unwrap().unwrap();
+        assert_eq!((a.public_key.as_str(), a.version, a.source), (KEY, Some(7), Source::SentryAuthHeader));
+        assert_eq!(a.client.as_deref(), Some("x/1"));
+
+        let h: Headers = [("authorization", format!("sentry sentry_key={KEY}"))].into_iter().collect();
+        assert_eq!(from_request(&req(&h, "")).unwrap().unwrap().source, Source::AuthorizationHeader);
 
         let h = Headers::new();
         let q = format!("sentry_key={KEY}&sentry_version=7");
-        assert_eq!(
-            from_request(&req(&h, &q)).unwrap().unwrap().source,
-            Source::Query
-        );
+        assert_eq!(from_request(&req(&h, &q)).unwrap().unwrap().source, Source::Query);
         assert_eq!(from_request(&req(&h, "")).unwrap(), None);
     }
 
@@ -192,9 +149,7 @@ mod tests {
 
     #[test]
     fn two_sources_are_refused() {
-        let h: Headers = [("x-sentry-auth", format!("Sentry sentry_key={KEY}"))]
-            .into_iter()
-            .collect();
+        let h: Headers = [("x-sentry-auth", format!("Sentry sentry_key={KEY}"))].into_iter().collect();
         let q = format!("sentry_key={KEY}");
         assert_eq!(from_request(&req(&h, &q)), Err(Reject::MultipleAuth));
     }
@@ -202,10 +157,7 @@ mod tests {
     #[test]
     fn version_above_seven_and_bad_keys_are_refused() {
         assert_eq!(
-            parse_auth_header(
-                &format!("Sentry sentry_key={KEY}, sentry_version=8"),
-                Source::SentryAuthHeader
-            ),
+            parse_auth_header(&format!("Sentry sentry_key={KEY}, sentry_version=8"), Source::SentryAuthHeader),
             Err(Reject::UnsupportedProtocolVersion(8))
         );
         assert!(parse_auth_header("Sentry sentry_key=short", Source::SentryAuthHeader).is_err());
@@ -216,13 +168,7 @@ mod tests {
     #[test]
     fn parses_dsns() {
         let d = parse_dsn(&format!("http://{KEY}@127.0.0.1:8787/42")).unwrap();
-        assert_eq!(
-            d,
-            Dsn {
-                public_key: KEY.into(),
-                project_id: 42
-            }
-        );
+        assert_eq!(d, Dsn { public_key: KEY.into(), project_id: 42 });
         let d = parse_dsn(&format!("https://{KEY}:secret@o1.ingest.example/prefix/7")).unwrap();
         assert_eq!(d.project_id, 7);
         assert!(parse_dsn("not a dsn").is_err());

@@ -53,9 +53,7 @@ pub struct ProjectConfig {
 impl ProjectState {
     /// The key's entry, if the key belongs to this project.
     pub fn key(&self, public_key: &str) -> Option<&PublicKeyConfig> {
-        self.public_keys
-            .iter()
-            .find(|k| k.public_key.eq_ignore_ascii_case(public_key))
+        self.public_keys.iter().find(|k| k.public_key.eq_ignore_ascii_case(public_key))
     }
 }
 
@@ -71,22 +69,13 @@ pub fn parse_request(body: &[u8]) -> Result<Vec<String>, String> {
     struct Body {
         public_keys: Vec<String>,
     }
-    serde_json::from_slice::<Body>(body)
-        .map(|b| b.public_keys)
-        .map_err(|e| e.to_string())
+    serde_json::from_slice::<Body>(body).map(|b| b.public_keys).map_err(|e| e.to_string())
 }
 
 /// Builds the response: `{"configs": {key: state}, "pending": []}`; unknown keys are omitted.
 pub fn response_body(configs: &[(String, ProjectState)]) -> Value {
-    let configs: Map<String, Value> = configs
-        .iter()
-        .map(|(k, s)| {
-            (
-                k.clone(),
-                serde_json::to_value(s).expect("state serializes"),
-            )
-        })
-        .collect();
+    let configs: Map<String, Value> =
+        configs.iter().map(|(k, s)| (k.clone(), serde_json::to_value(s).expect("state serializes"))).collect();
     json!({ "configs": configs, "pending": [] })
 }
 
@@ -109,21 +98,14 @@ pub fn parse_response(requested: &[&str], body: &[u8]) -> Result<FetchResult, St
         pending: Vec<String>,
     }
     let body: Body = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let mut result = FetchResult {
-        pending: body.pending,
-        ..Default::default()
-    };
+    let mut result = FetchResult { pending: body.pending, ..Default::default() };
     for key in requested {
         if result.pending.iter().any(|p| p == key) {
             continue;
         }
         // A state that does not parse is treated as missing rather than trusted halfway.
-        let state = body
-            .configs
-            .get(*key)
-            .cloned()
-            .flatten()
-            .and_then(|v| serde_json::from_value::<ProjectState>(v).ok());
+        let state =
+            body.configs.get(*key).cloned().flatten().and_then(|v| serde_json::from_value::<ProjectState>(v).ok());
         result.resolved.push((key.to_string(), state));
     }
     Ok(result)
@@ -140,12 +122,7 @@ pub struct CachePolicy {
 
 impl Default for CachePolicy {
     fn default() -> Self {
-        CachePolicy {
-            expiry_ms: 300_000,
-            grace_ms: 120_000,
-            miss_expiry_ms: 60_000,
-            max_entries: 10_000,
-        }
+        CachePolicy { expiry_ms: 300_000, grace_ms: 120_000, miss_expiry_ms: 60_000, max_entries: 10_000 }
     }
 }
 
@@ -175,10 +152,7 @@ pub struct ConfigCache {
 
 impl ConfigCache {
     pub fn new(policy: CachePolicy) -> Self {
-        ConfigCache {
-            policy,
-            entries: HashMap::new(),
-        }
+        ConfigCache { policy, entries: HashMap::new() }
     }
 
     pub fn lookup(&self, public_key: &str, now_ms: u64) -> Lookup {
@@ -188,9 +162,7 @@ impl ConfigCache {
         let age = now_ms.saturating_sub(entry.fetched_ms);
         match &entry.state {
             Some(state) if age < self.policy.expiry_ms => Lookup::Fresh(Some(state.clone())),
-            Some(state) if age < self.policy.expiry_ms + self.policy.grace_ms => {
-                Lookup::Stale(state.clone())
-            }
+            Some(state) if age < self.policy.expiry_ms + self.policy.grace_ms => Lookup::Stale(state.clone()),
             None if age < self.policy.miss_expiry_ms => Lookup::Fresh(None),
             _ => Lookup::Miss,
         }
@@ -199,22 +171,12 @@ impl ConfigCache {
     /// Records an answer, evicting the oldest entry when full.
     pub fn insert(&mut self, public_key: &str, state: Option<ProjectState>, now_ms: u64) {
         if !self.entries.contains_key(public_key) && self.entries.len() >= self.policy.max_entries {
-            let oldest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.fetched_ms)
-                .map(|(k, _)| k.clone());
+            let oldest = self.entries.iter().min_by_key(|(_, e)| e.fetched_ms).map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 self.entries.remove(&k);
             }
         }
-        self.entries.insert(
-            public_key.to_string(),
-            Entry {
-                state: state.map(Arc::new),
-                fetched_ms: now_ms,
-            },
-        );
+        self.entries.insert(public_key.to_string(), Entry { state: state.map(Arc::new), fetched_ms: now_ms });
     }
 
     pub fn len(&self) -> usize {
@@ -236,11 +198,7 @@ mod tests {
         ProjectState {
             project_id: 42,
             disabled: false,
-            public_keys: vec![PublicKeyConfig {
-                public_key: KEY.into(),
-                numeric_id: Some(1),
-                is_enabled: true,
-            }],
+            public_keys: vec![PublicKeyConfig { public_key: KEY.into(), numeric_id: Some(1), is_enabled: true }],
             slug: Some("web".into()),
             organization_id: Some(1),
             config: ProjectConfig::default(),
@@ -252,23 +210,13 @@ mod tests {
         let body = serde_json::to_vec(&response_body(&[(KEY.into(), state())])).unwrap();
         let other = "ffffffffffffffffffffffffffffffff";
         let r = parse_response(&[KEY, other], &body).unwrap();
-        assert_eq!(
-            r.resolved,
-            vec![(KEY.to_string(), Some(state())), (other.to_string(), None)]
-        );
-        assert_eq!(
-            parse_request(&request_body(&[KEY])).unwrap(),
-            vec![KEY.to_string()]
-        );
+        assert_eq!(r.resolved, vec![(KEY.to_string(), Some(state())), (other.to_string(), None)]);
+        assert_eq!(parse_request(&request_body(&[KEY])).unwrap(), vec![KEY.to_string()]);
     }
 
     #[test]
     fn pending_keys_are_not_resolved() {
-        let r = parse_response(
-            &[KEY],
-            br#"{"configs":{},"pending":["0123456789abcdef0123456789abcdef"]}"#,
-        )
-        .unwrap();
+        let r = parse_response(&[KEY], br#"{"configs":{},"pending":["0123456789abcdef0123456789abcdef"]}"#).unwrap();
         assert!(r.resolved.is_empty());
         assert_eq!(r.pending, vec![KEY.to_string()]);
     }
@@ -294,10 +242,7 @@ mod tests {
 
     #[test]
     fn the_cache_is_bounded() {
-        let mut c = ConfigCache::new(CachePolicy {
-            max_entries: 2,
-            ..Default::default()
-        });
+        let mut c = ConfigCache::new(CachePolicy { max_entries: 2, ..Default::default() });
         c.insert("a", None, 1);
         c.insert("b", None, 2);
         c.insert("c", None, 3);

@@ -7,11 +7,7 @@ use super::outcome::{Oversized, Reject};
 
 /// Decodes `body` per the `Content-Encoding` header value (codings applied in listed order,
 /// so they are undone in reverse), refusing any stage whose output would exceed `cap` bytes.
-pub fn decode_body(
-    content_encoding: Option<&str>,
-    body: &[u8],
-    cap: usize,
-) -> Result<Vec<u8>, Reject> {
+pub fn decode_body(content_encoding: Option<&str>, body: &[u8], cap: usize) -> Result<Vec<u8>, Reject> {
     let codings: Vec<String> = content_encoding
         .unwrap_or("")
         .split(',')
@@ -19,11 +15,7 @@ pub fn decode_body(
         .filter(|c| !c.is_empty() && c != "identity")
         .collect();
     if codings.is_empty() {
-        return if body.len() > cap {
-            Err(too_large(cap))
-        } else {
-            Ok(body.to_vec())
-        };
+        return if body.len() > cap { Err(too_large(cap)) } else { Ok(body.to_vec()) };
     }
     let mut data = body.to_vec();
     for coding in codings.iter().rev() {
@@ -35,9 +27,7 @@ pub fn decode_body(
 fn decode_one(coding: &str, input: &[u8], cap: usize) -> Result<Vec<u8>, Reject> {
     match coding {
         "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(input), cap),
-        "deflate" if looks_like_zlib(input) => {
-            read_capped(flate2::read::ZlibDecoder::new(input), cap)
-        }
+        "deflate" if looks_like_zlib(input) => read_capped(flate2::read::ZlibDecoder::new(input), cap),
         "deflate" => read_capped(flate2::read::DeflateDecoder::new(input), cap),
         "br" => read_capped(brotli_decompressor::Decompressor::new(input, 8192), cap),
         other => Err(Reject::UnsupportedEncoding(other.to_string())),
@@ -46,19 +36,14 @@ fn decode_one(coding: &str, input: &[u8], cap: usize) -> Result<Vec<u8>, Reject>
 
 /// HTTP `deflate` is meant to be zlib-wrapped, but some clients send a raw stream.
 fn looks_like_zlib(input: &[u8]) -> bool {
-    input.len() >= 2
-        && input[0] & 0x0f == 8
-        && (u16::from(input[0]) << 8 | u16::from(input[1])) % 31 == 0
+    input.len() >= 2 && input[0] & 0x0f == 8 && (u16::from(input[0]) << 8 | u16::from(input[1])) % 31 == 0
 }
 
 /// Reads at most `cap` bytes; one byte more means the stream is over the limit.
 fn read_capped(reader: impl Read, cap: usize) -> Result<Vec<u8>, Reject> {
     let mut out = Vec::new();
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
-    reader
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| Reject::BadEncoding(e.to_string()))?;
+    reader.take(limit).read_to_end(&mut out).map_err(|e| Reject::BadEncoding(e.to_string()))?;
     if out.len() > cap {
         return Err(too_large(cap));
     }
@@ -66,10 +51,7 @@ fn read_capped(reader: impl Read, cap: usize) -> Result<Vec<u8>, Reject> {
 }
 
 fn too_large(cap: usize) -> Reject {
-    Reject::TooLarge {
-        what: Oversized::Body,
-        limit: cap,
-    }
+    Reject::TooLarge { what: Oversized::Body, limit: cap }
 }
 
 #[cfg(test)]
@@ -86,26 +68,14 @@ mod tests {
     #[test]
     fn decodes_gzip_and_deflate_variants() {
         let text = b"hello envelope".repeat(10);
-        assert_eq!(
-            decode_body(Some("gzip"), &gzip(&text), 1 << 20).unwrap(),
-            text
-        );
-        assert_eq!(
-            decode_body(Some("x-gzip"), &gzip(&text), 1 << 20).unwrap(),
-            text
-        );
+        assert_eq!(decode_body(Some("gzip"), &gzip(&text), 1 << 20).unwrap(), text);
+        assert_eq!(decode_body(Some("x-gzip"), &gzip(&text), 1 << 20).unwrap(), text);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(&text).unwrap();
-        assert_eq!(
-            decode_body(Some("deflate"), &z.finish().unwrap(), 1 << 20).unwrap(),
-            text
-        );
+        assert_eq!(decode_body(Some("deflate"), &z.finish().unwrap(), 1 << 20).unwrap(), text);
         let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         d.write_all(&text).unwrap();
-        assert_eq!(
-            decode_body(Some("deflate"), &d.finish().unwrap(), 1 << 20).unwrap(),
-            text
-        );
+        assert_eq!(decode_body(Some("deflate"), &d.finish().unwrap(), 1 << 20).unwrap(), text);
         assert_eq!(decode_body(Some("identity"), &text, 1 << 20).unwrap(), text);
         assert_eq!(decode_body(None, &text, 1 << 20).unwrap(), text);
     }
@@ -113,10 +83,7 @@ mod tests {
     #[test]
     fn stacked_codings_are_undone_in_reverse() {
         let text = b"twice".to_vec();
-        assert_eq!(
-            decode_body(Some("gzip, gzip"), &gzip(&gzip(&text)), 100).unwrap(),
-            text
-        );
+        assert_eq!(decode_body(Some("gzip, gzip"), &gzip(&gzip(&text)), 100).unwrap(), text);
     }
 
     #[test]
@@ -129,18 +96,8 @@ mod tests {
 
     #[test]
     fn broken_streams_and_unknown_codings_are_refused() {
-        assert_eq!(
-            decode_body(Some("gzip"), b"not gzip at all", 100)
-                .unwrap_err()
-                .status(),
-            400
-        );
-        assert_eq!(
-            decode_body(Some("compress"), b"x", 100)
-                .unwrap_err()
-                .status(),
-            415
-        );
+        assert_eq!(decode_body(Some("gzip"), b"not gzip at all", 100).unwrap_err().status(), 400);
+        assert_eq!(decode_body(Some("compress"), b"x", 100).unwrap_err().status(), 415);
         assert_eq!(decode_body(None, &[0; 101], 100).unwrap_err().status(), 413);
     }
 }

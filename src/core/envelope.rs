@@ -6,14 +6,7 @@ use serde_json::{Map, Value};
 use super::id::EventId;
 
 /// Item types that carry or belong to an error/transaction event and so need an event id.
-pub const EVENT_ITEM_TYPES: &[&str] = &[
-    "event",
-    "transaction",
-    "security",
-    "raw_security",
-    "unreal_report",
-    "nel",
-];
+pub const EVENT_ITEM_TYPES: &[&str] = &["event", "transaction", "security", "raw_security", "unreal_report", "nel"];
 
 /// One item: its header object (unknown keys kept) and its payload bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,10 +24,7 @@ impl Item {
 
     /// The item `type` (always present after parsing).
     pub fn ty(&self) -> &str {
-        self.headers
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.headers.get("type").and_then(Value::as_str).unwrap_or("")
     }
 
     pub fn is_event(&self) -> bool {
@@ -59,10 +49,7 @@ impl Envelope {
         if let Some(id) = event_id {
             headers.insert("event_id".into(), Value::String(id.simple()));
         }
-        Envelope {
-            headers,
-            items: Vec::new(),
-        }
+        Envelope { headers, items: Vec::new() }
     }
 
     /// Parses the envelope wire format.
@@ -78,10 +65,7 @@ impl Envelope {
         let mut items = Vec::new();
         loop {
             // Blank lines between items (and a trailing newline) carry nothing.
-            while let Some(r) = rest
-                .strip_prefix(b"\n")
-                .or_else(|| rest.strip_prefix(b"\r\n"))
-            {
+            while let Some(r) = rest.strip_prefix(b"\n").or_else(|| rest.strip_prefix(b"\r\n")) {
                 rest = r;
             }
             if rest.is_empty() {
@@ -101,26 +85,17 @@ impl Envelope {
                         .and_then(|n| usize::try_from(n).ok())
                         .ok_or_else(|| ParseError(format!("{what}: invalid length")))?;
                     if after.len() < len {
-                        return Err(ParseError(format!(
-                            "{what}: payload shorter than its length {len}"
-                        )));
+                        return Err(ParseError(format!("{what}: payload shorter than its length {len}")));
                     }
                     let (payload, after) = after.split_at(len);
                     match after.first() {
                         None | Some(b'\n') => (payload, after.get(1..).unwrap_or(&[])),
                         Some(b'\r') if after.get(1) == Some(&b'\n') => (payload, &after[2..]),
-                        Some(_) => {
-                            return Err(ParseError(format!(
-                                "{what}: missing newline after payload"
-                            )))
-                        }
+                        Some(_) => return Err(ParseError(format!("{what}: missing newline after payload"))),
                     }
                 }
             };
-            items.push(Item {
-                headers,
-                payload: payload.to_vec(),
-            });
+            items.push(Item { headers, payload: payload.to_vec() });
             rest = after;
         }
         Ok(Envelope { headers, items })
@@ -128,16 +103,12 @@ impl Envelope {
 
     /// The envelope's event id, if it has a valid one.
     pub fn event_id(&self) -> Option<EventId> {
-        self.headers
-            .get("event_id")
-            .and_then(Value::as_str)
-            .and_then(EventId::parse)
+        self.headers.get("event_id").and_then(Value::as_str).and_then(EventId::parse)
     }
 
     /// Sets the event id (written in the plain 32-hex form).
     pub fn set_event_id(&mut self, id: EventId) {
-        self.headers
-            .insert("event_id".into(), Value::String(id.simple()));
+        self.headers.insert("event_id".into(), Value::String(id.simple()));
     }
 
     /// The `dsn` header, if present.
@@ -185,10 +156,7 @@ mod tests {
     fn items_with_and_without_length() {
         let raw = b"{\"event_id\":\"9ec79c33-ec99-42ab-8353-589fcb2e04dc\"}\n{\"type\":\"attachment\",\"length\":10,\"x\":1}\nhelloworld\n{\"type\":\"event\"}\n{\"message\":\"hi\"}\n";
         let env = Envelope::parse(raw).unwrap();
-        assert_eq!(
-            env.event_id().unwrap().simple(),
-            "9ec79c33ec9942ab8353589fcb2e04dc"
-        );
+        assert_eq!(env.event_id().unwrap().simple(), "9ec79c33ec9942ab8353589fcb2e04dc");
         assert_eq!(env.items.len(), 2);
         assert_eq!(env.items[0].payload, b"helloworld");
         assert_eq!(env.items[0].headers["x"], 1);
@@ -227,11 +195,7 @@ mod tests {
             b"{}\n{\"type\":\"event\",\"length\":2}\nabc\n",
             b"{\"event_id\":\"nope\"}\n",
         ] {
-            assert!(
-                Envelope::parse(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(Envelope::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 }

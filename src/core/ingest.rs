@@ -71,19 +71,12 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     let route = route(req.method, req.path)?;
     match route.endpoint {
         Endpoint::HealthLive | Endpoint::HealthReady => {
-            return Ok(Step::Respond(Response::json(
-                200,
-                &json!({ "is_healthy": true }),
-            )))
+            return Ok(Step::Respond(Response::json(200, &json!({ "is_healthy": true }))))
         }
         Endpoint::Envelope | Endpoint::Store => {}
     }
     let request_auth = auth::from_request(req)?;
-    let body = decode_body(
-        req.headers.get("content-encoding"),
-        req.body,
-        limits.max_envelope_size,
-    )?;
+    let body = decode_body(req.headers.get("content-encoding"), req.body, limits.max_envelope_size)?;
     let mut envelope = match route.endpoint {
         Endpoint::Store => envelope_from_store(&body, fresh_id)?,
         _ => Envelope::parse(&body).map_err(|e| Reject::InvalidEnvelope(e.0))?,
@@ -95,36 +88,25 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     for item in &envelope.items {
         if let Some(cap) = limits.item_cap(item.ty()) {
             if item.payload.len() > cap {
-                return Err(Reject::TooLarge {
-                    what: Oversized::Item(item.ty().to_string()),
-                    limit: cap,
-                });
+                return Err(Reject::TooLarge { what: Oversized::Item(item.ty().to_string()), limit: cap });
             }
         }
     }
-    if envelope.event_id().is_none() && envelope.items.iter().any(|i| i.is_event()) {
-        envelope.set_event_id(fresh_id);
+    // The id goes upstream in its plain 32-hex form; an event that came without one gets one.
+    match envelope.event_id() {
+        Some(id) => envelope.set_event_id(id),
+        None if envelope.items.iter().any(|i| i.is_event()) => envelope.set_event_id(fresh_id),
+        None => {}
     }
     let client_ip = forwarded_for(req).or(req.client_ip).map(str::to_string);
-    Ok(Step::NeedState(Prepared {
-        route,
-        auth,
-        envelope,
-        client_ip,
-    }))
+    Ok(Step::NeedState(Prepared { route, auth, envelope, client_ip }))
 }
 
 /// The request's own auth, else the envelope's `dsn`; the two must agree when both exist.
-fn resolve_auth(
-    request_auth: Option<Auth>,
-    envelope: &Envelope,
-    path_project: Option<u64>,
-) -> Result<Auth, Reject> {
+fn resolve_auth(request_auth: Option<Auth>, envelope: &Envelope, path_project: Option<u64>) -> Result<Auth, Reject> {
     let dsn = envelope.dsn().map(auth::parse_dsn).transpose()?;
     if let Some(dsn) = &dsn {
-        let key_differs = request_auth
-            .as_ref()
-            .is_some_and(|a| a.public_key != dsn.public_key);
+        let key_differs = request_auth.as_ref().is_some_and(|a| a.public_key != dsn.public_key);
         let project_differs = path_project.is_some_and(|p| p != dsn.project_id);
         if key_differs || project_differs {
             return Err(Reject::DsnMismatch);
@@ -132,35 +114,22 @@ fn resolve_auth(
     }
     match (request_auth, dsn) {
         (Some(auth), _) => Ok(auth),
-        (None, Some(dsn)) => Ok(Auth {
-            public_key: dsn.public_key,
-            version: None,
-            client: None,
-            source: Source::EnvelopeDsn,
-        }),
+        (None, Some(dsn)) => {
+            Ok(Auth { public_key: dsn.public_key, version: None, client: None, source: Source::EnvelopeDsn })
+        }
         (None, None) => Err(Reject::MissingAuth),
     }
 }
 
 /// The first address of `X-Forwarded-For`, as the nearest trusted proxy reports the client.
 fn forwarded_for<'a>(req: &Request<'a>) -> Option<&'a str> {
-    let first = req
-        .headers
-        .get("x-forwarded-for")?
-        .split(',')
-        .next()?
-        .trim();
+    let first = req.headers.get("x-forwarded-for")?.split(',').next()?.trim();
     (!first.is_empty()).then_some(first)
 }
 
 /// Step two: the decision with the key's project state (`None`: no project has this key).
 pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepted, Reject> {
-    let Prepared {
-        route,
-        auth,
-        envelope,
-        client_ip,
-    } = prepared;
+    let Prepared { route, auth, envelope, client_ip } = prepared;
     let state = state.ok_or(Reject::UnknownKey)?;
     let key = state.key(&auth.public_key).ok_or(Reject::UnknownKey)?;
     if !key.is_enabled {
@@ -179,16 +148,10 @@ pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepte
     };
     let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);
     let mut headers = vec![
-        (
-            "content-type".to_string(),
-            "application/x-sentry-envelope".to_string(),
-        ),
+        ("content-type".to_string(), "application/x-sentry-envelope".to_string()),
         (
             "x-sentry-auth".to_string(),
-            format!(
-                "Sentry sentry_key={}, sentry_version=7, sentry_client={client}",
-                auth.public_key
-            ),
+            format!("Sentry sentry_key={}, sentry_version=7, sentry_client={client}", auth.public_key),
         ),
     ];
     if let Some(ip) = client_ip {
@@ -196,12 +159,7 @@ pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepte
     }
     Ok(Accepted {
         response: Response::json(200, &body),
-        forward: Forward {
-            project_id: state.project_id,
-            event_id,
-            headers,
-            body: envelope.to_bytes(),
-        },
+        forward: Forward { project_id: state.project_id, event_id, headers, body: envelope.to_bytes() },
     })
 }
 

@@ -17,11 +17,7 @@ pub const MIB: usize = 1024 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_envelope_size: 20 * MIB,
-            max_event_size: MIB,
-            max_attachment_size: 20 * MIB,
-        }
+        Limits { max_envelope_size: 20 * MIB, max_event_size: MIB, max_attachment_size: 20 * MIB }
     }
 }
 

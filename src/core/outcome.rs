@@ -91,10 +91,7 @@ impl Reject {
         match self {
             Reject::NotFound => 404,
             Reject::MethodNotAllowed => 405,
-            Reject::MissingAuth
-            | Reject::MultipleAuth
-            | Reject::InvalidAuth(_)
-            | Reject::UnknownKey => 401,
+            Reject::MissingAuth | Reject::MultipleAuth | Reject::InvalidAuth(_) | Reject::UnknownKey => 401,
             Reject::KeyDisabled | Reject::ProjectDisabled | Reject::ProjectIdMismatch => 403,
             Reject::UnsupportedProtocolVersion(_)
             | Reject::DsnMismatch
@@ -160,10 +157,7 @@ impl Reject {
             }
             _ => Vec::new(),
         };
-        let mut response = Response::json(
-            self.status(),
-            &json!({ "detail": self.to_string(), "causes": causes }),
-        );
+        let mut response = Response::json(self.status(), &json!({ "detail": self.to_string(), "causes": causes }));
         if let Reject::ConfigUnavailable = self {
             response.headers.push(("retry-after".into(), "60".into()));
         }
@@ -189,23 +183,14 @@ impl fmt::Display for Reject {
                 write!(f, "event submission rejected with_reason: ProjectId")
             }
             Reject::DsnMismatch => {
-                write!(
-                    f,
-                    "the envelope's dsn does not match the request's key or project"
-                )
+                write!(f, "the envelope's dsn does not match the request's key or project")
             }
             Reject::UnsupportedEncoding(e) => write!(f, "unsupported content encoding: {e}"),
             Reject::BadEncoding(_) => write!(f, "failed to decode the request body"),
-            Reject::TooLarge {
-                what: Oversized::Body,
-                limit,
-            } => {
+            Reject::TooLarge { what: Oversized::Body, limit } => {
                 write!(f, "request body exceeds the limit of {limit} bytes")
             }
-            Reject::TooLarge {
-                what: Oversized::Item(ty),
-                limit,
-            } => {
+            Reject::TooLarge { what: Oversized::Item(ty), limit } => {
                 write!(f, "{ty} item exceeds the limit of {limit} bytes")
             }
             Reject::InvalidEnvelope(_) => write!(f, "invalid envelope"),
@@ -228,22 +213,15 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["detail"], "invalid envelope");
         assert_eq!(v["causes"][0], "line 2: expected value");
-        let v: serde_json::Value =
-            serde_json::from_slice(&Reject::MissingAuth.response().body).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&Reject::MissingAuth.response().body).unwrap();
         assert_eq!(v["causes"], serde_json::json!([]));
     }
 
     #[test]
     fn too_large_names_the_item_type() {
-        let r = Reject::TooLarge {
-            what: Oversized::Item("event".into()),
-            limit: 1 << 20,
-        };
+        let r = Reject::TooLarge { what: Oversized::Item("event".into()), limit: 1 << 20 };
         assert_eq!(r.status(), 413);
-        assert_eq!(
-            r.to_string(),
-            "event item exceeds the limit of 1048576 bytes"
-        );
+        assert_eq!(r.to_string(), "event item exceeds the limit of 1048576 bytes");
         assert_eq!(r.reason().as_str(), "too_large");
     }
 }

@@ -56,10 +56,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Reject> {
     if !allowed {
         return Err(Reject::MethodNotAllowed);
     }
-    Ok(Route {
-        endpoint,
-        project_id,
-    })
+    Ok(Route { endpoint, project_id })
 }
 
 #[cfg(test)]
@@ -68,17 +65,9 @@ mod tests {
 
     #[test]
     fn matches_ingest_paths_with_any_slashes() {
-        for path in [
-            "/api/42/envelope/",
-            "/api/42/envelope",
-            "//api//42//envelope//",
-        ] {
+        for path in ["/api/42/envelope/", "/api/42/envelope", "//api//42//envelope//"] {
             let r = route("POST", path).unwrap();
-            assert_eq!(
-                (r.endpoint, r.project_id),
-                (Endpoint::Envelope, Some(42)),
-                "{path}"
-            );
+            assert_eq!((r.endpoint, r.project_id), (Endpoint::Envelope, Some(42)), "{path}");
         }
         let r = route("POST", "/api/7/store/").unwrap();
         assert_eq!((r.endpoint, r.project_id), (Endpoint::Store, Some(7)));
@@ -90,15 +79,7 @@ mod tests {
     fn rejects_unknown_paths_and_methods() {
         assert_eq!(route("POST", "/api/x/envelope/"), Err(Reject::NotFound));
         assert_eq!(route("POST", "/api/42/nope/"), Err(Reject::NotFound));
-        assert_eq!(
-            route("GET", "/api/42/envelope/"),
-            Err(Reject::MethodNotAllowed)
-        );
-        assert_eq!(
-            route("GET", "/api/relay/healthcheck/ready/")
-                .unwrap()
-                .endpoint,
-            Endpoint::HealthReady
-        );
+        assert_eq!(route("GET", "/api/42/envelope/"), Err(Reject::MethodNotAllowed));
+        assert_eq!(route("GET", "/api/relay/healthcheck/ready/").unwrap().endpoint, Endpoint::HealthReady);
     }
 }

@@ -17,15 +17,13 @@ use crate::store::IssueQuery;
 const PAGE_MAX: usize = 100;
 
 /// `GET /api/0/`: who the token is (`auth: null` without a valid one), as Sentry answers.
-pub async fn root(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let org = match bearer(&headers) {
         Some(token) => state.store.token_organization(&token_digest(token)).await?,
         None => None,
     };
-    let auth = org.map(|_| json!({ "scopes": ["org:read", "project:read", "project:write", "event:read", "event:write"] }));
+    let auth =
+        org.map(|_| json!({ "scopes": ["org:read", "project:read", "project:write", "event:read", "event:write"] }));
     Ok(Json(json!({ "version": "0", "auth": auth, "user": null })))
 }
 
@@ -56,10 +54,7 @@ impl Paging {
 
 /// The base URL the client used, for permalinks and `Link` headers.
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     format!("http://{host}")
 }
 
@@ -84,11 +79,7 @@ fn issue_query(raw: Option<&str>) -> Result<(Option<String>, Vec<String>), ApiEr
     for token in raw.split_whitespace() {
         match token.strip_prefix("is:") {
             Some(s @ ("unresolved" | "resolved" | "ignored")) => status = Some(s.to_string()),
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "unsupported search: is:{other}"
-                )))
-            }
+            Some(other) => return Err(ApiError::BadRequest(format!("unsupported search: is:{other}"))),
             None => text.push(token.to_string()),
         }
     }
@@ -105,20 +96,12 @@ pub async fn issues(
     let project = auth.project(&state, &org, &project).await?;
     let (status, text) = issue_query(paging.query.as_deref())?;
     let (offset, limit) = (paging.offset()?, paging.limit());
-    let query = IssueQuery {
-        status,
-        text,
-        offset,
-        limit: limit + 1,
-    };
+    let query = IssueQuery { status, text, offset, limit: limit + 1 };
     let mut rows = state.store.issues(project.id, &query).await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let base = base_url(&headers);
-    let items = rows
-        .iter()
-        .map(|i| serialize::issue(i, &auth.0, &project, &base))
-        .collect();
+    let items = rows.iter().map(|i| serialize::issue(i, &auth.0, &project, &base)).collect();
     let url = format!("{base}/api/0/projects/{org}/{}/issues/", project.slug);
     Ok(page(items, offset, limit, more, &url))
 }
@@ -136,11 +119,7 @@ pub async fn events(
     let more = rows.len() > limit;
     rows.truncate(limit);
     let items = rows.iter().map(|e| serialize::event(e, false)).collect();
-    let url = format!(
-        "{}/api/0/projects/{org}/{}/events/",
-        base_url(&headers),
-        project.slug
-    );
+    let url = format!("{}/api/0/projects/{org}/{}/events/", base_url(&headers), project.slug);
     Ok(page(items, offset, limit, more, &url))
 }
 
@@ -151,10 +130,6 @@ pub async fn event(
 ) -> Result<Json<Value>, ApiError> {
     let project = auth.project(&state, &org, &project).await?;
     let id = picket::core::EventId::parse(&event_id).ok_or(ApiError::NotFound)?;
-    let event = state
-        .store
-        .event(project.id, &id.simple())
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let event = state.store.event(project.id, &id.simple()).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(serialize::event(&event, true)))
 }

@@ -11,18 +11,12 @@ use crate::store::{Organization, Project};
 
 /// Tokens are stored as SHA-256 hex digests, never in the clear.
 pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The bearer token from an `Authorization` header, if it has one.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -43,19 +37,10 @@ impl FromRequestParts<AppState> for OrgAuth {
 impl OrgAuth {
     /// The project `org/project`, if this token's organization is `org` and has it.
     /// Anything else is "not found", so other organizations' names do not leak.
-    pub async fn project(
-        &self,
-        state: &AppState,
-        org: &str,
-        project: &str,
-    ) -> Result<Project, ApiError> {
+    pub async fn project(&self, state: &AppState, org: &str, project: &str) -> Result<Project, ApiError> {
         if self.0.slug != org {
             return Err(ApiError::NotFound);
         }
-        state
-            .store
-            .project(self.0.id, project)
-            .await?
-            .ok_or(ApiError::NotFound)
+        state.store.project(self.0.id, project).await?.ok_or(ApiError::NotFound)
     }
 }

@@ -17,23 +17,10 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     let limit = state.limits.max_envelope_size;
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        return send(
-            Reject::TooLarge {
-                what: Oversized::Body,
-                limit,
-            }
-            .response(),
-        );
+        return send(Reject::TooLarge { what: Oversized::Body, limit }.response());
     };
-    let client_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let headers: Headers = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
-        .collect();
+    let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let headers: Headers = parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
     let request = core::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -54,11 +41,7 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     match core::judge(prepared, project_state.as_ref()) {
         Ok(accepted) => {
             let received_ms = chrono::Utc::now().timestamp_millis();
-            let envelope = process::process(
-                accepted.forward.project_id as i64,
-                accepted.forward.body,
-                received_ms,
-            );
+            let envelope = process::process(accepted.forward.project_id as i64, accepted.forward.body, received_ms);
             match state.store.accept(envelope).await {
                 Ok(_) => send(accepted.response),
                 Err(e) => unavailable(e),
@@ -72,21 +55,13 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
 fn unavailable(e: anyhow::Error) -> Response {
     tracing::error!(error = %e, "could not store an envelope");
     let body = json!({ "detail": "storage is unavailable, try again", "causes": [] });
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [("retry-after", "5")],
-        axum::Json(body),
-    )
-        .into_response()
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], axum::Json(body)).into_response()
 }
 
 /// Sends a core response as is.
 fn send(r: core::Response) -> Response {
-    let mut response = (
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        r.body,
-    )
-        .into_response();
+    let mut response =
+        (StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), r.body).into_response();
     for (name, value) in r.headers {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             response.headers_mut().insert(n, v);

@@ -12,16 +12,10 @@ use crate::error::ApiError;
 /// At most this many keys per request, as Relay batches them.
 const MAX_KEYS: usize = 100;
 
-pub async fn project_configs(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let keys = config::parse_request(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
+pub async fn project_configs(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let keys = config::parse_request(&body).map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
     if keys.len() > MAX_KEYS {
-        return Err(ApiError::BadRequest(format!(
-            "at most {MAX_KEYS} public keys per request"
-        )));
+        return Err(ApiError::BadRequest(format!("at most {MAX_KEYS} public keys per request")));
     }
     let mut found = Vec::new();
     for key in keys {

@@ -8,9 +8,7 @@ use crate::store::{Event, Issue, Organization, Project};
 
 /// Unix milliseconds as Sentry's ISO 8601 (`2026-11-21T04:37:11.036Z`).
 pub fn iso(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn project_json(project: &Project) -> Value {
@@ -70,10 +68,7 @@ fn as_text(v: &Value) -> Option<String> {
 /// environment and release as Sentry adds them.
 fn tags(payload: &Map<String, Value>) -> Vec<Value> {
     let mut pairs: Vec<(String, String)> = match payload.get("tags") {
-        Some(Value::Object(o)) => o
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), as_text(v)?)))
-            .collect(),
+        Some(Value::Object(o)) => o.iter().filter_map(|(k, v)| Some((k.clone(), as_text(v)?))).collect(),
         Some(Value::Array(a)) => a
             .iter()
             .filter_map(|p| {
@@ -90,10 +85,7 @@ fn tags(payload: &Map<String, Value>) -> Vec<Value> {
             }
         }
     }
-    pairs
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect()
+    pairs.into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect()
 }
 
 fn user(payload: &Map<String, Value>) -> Value {
@@ -102,17 +94,9 @@ fn user(payload: &Map<String, Value>) -> Value {
     };
     let mut out = Map::new();
     for key in ["id", "email", "username", "ip_address", "name"] {
-        out.insert(
-            key.to_string(),
-            user.get(key)
-                .and_then(as_text)
-                .map_or(Value::Null, Value::String),
-        );
+        out.insert(key.to_string(), user.get(key).and_then(as_text).map_or(Value::Null, Value::String));
     }
-    out.insert(
-        "data".into(),
-        user.get("data").cloned().unwrap_or(Value::Null),
-    );
+    out.insert("data".into(), user.get("data").cloned().unwrap_or(Value::Null));
     Value::Object(out)
 }
 
@@ -121,19 +105,14 @@ fn entries(payload: &Map<String, Value>) -> Vec<Value> {
     let mut out = Vec::new();
     let excs = group::exceptions(payload);
     if !excs.is_empty() {
-        out.push(
-            json!({ "type": "exception", "data": { "values": excs, "hasSystemFrames": false } }),
-        );
+        out.push(json!({ "type": "exception", "data": { "values": excs, "hasSystemFrames": false } }));
     }
     let message = group::message(payload);
     if !message.is_empty() {
         out.push(json!({ "type": "message", "data": { "formatted": message } }));
     }
     if let Some(crumbs) = payload.get("breadcrumbs") {
-        let values = crumbs
-            .get("values")
-            .cloned()
-            .unwrap_or_else(|| crumbs.clone());
+        let values = crumbs.get("values").cloned().unwrap_or_else(|| crumbs.clone());
         out.push(json!({ "type": "breadcrumbs", "data": { "values": values } }));
     }
     if let Some(request) = payload.get("request") {
@@ -167,20 +146,10 @@ pub fn event(event: &Event, detail: bool) -> Value {
     if detail {
         let map = out.as_object_mut().expect("built as an object");
         map.insert("entries".into(), Value::Array(entries(payload)));
-        for key in [
-            "contexts",
-            "sdk",
-            "release",
-            "environment",
-            "dist",
-            "fingerprint",
-        ] {
+        for key in ["contexts", "sdk", "release", "environment", "dist", "fingerprint"] {
             map.insert(key.into(), payload.get(key).cloned().unwrap_or(Value::Null));
         }
-        map.insert(
-            "context".into(),
-            payload.get("extra").cloned().unwrap_or_else(|| json!({})),
-        );
+        map.insert("context".into(), payload.get("extra").cloned().unwrap_or_else(|| json!({})));
         map.insert("size".into(), Value::from(event.payload.to_string().len()));
         map.insert("errors".into(), json!([]));
     }

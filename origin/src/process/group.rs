@@ -23,33 +23,23 @@ pub fn exceptions(event: &Map<String, Value>) -> Vec<&Map<String, Value>> {
         Some(Value::Array(a)) => Some(a),
         _ => None,
     };
-    list.map(|l| l.iter().filter_map(Value::as_object).collect())
-        .unwrap_or_default()
+    list.map(|l| l.iter().filter_map(Value::as_object).collect()).unwrap_or_default()
 }
 
 /// The event's message: `logentry.formatted`, `logentry.message`, or `message`.
 pub fn message(event: &Map<String, Value>) -> String {
-    let logentry = event
-        .get("logentry")
-        .or_else(|| event.get("sentry.interfaces.Message"));
-    let from_logentry = logentry
-        .and_then(|l| l.get("formatted").or_else(|| l.get("message")))
-        .and_then(Value::as_str);
+    let logentry = event.get("logentry").or_else(|| event.get("sentry.interfaces.Message"));
+    let from_logentry = logentry.and_then(|l| l.get("formatted").or_else(|| l.get("message"))).and_then(Value::as_str);
     let from_message = match event.get("message") {
         Some(Value::String(s)) => Some(s.as_str()),
-        Some(Value::Object(o)) => o
-            .get("formatted")
-            .or_else(|| o.get("message"))
-            .and_then(Value::as_str),
+        Some(Value::Object(o)) => o.get("formatted").or_else(|| o.get("message")).and_then(Value::as_str),
         _ => None,
     };
     from_logentry.or(from_message).unwrap_or("").to_string()
 }
 
 fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    map.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 fn first_line(text: &str, max: usize) -> String {
@@ -74,11 +64,7 @@ pub fn summarize(event: &Map<String, Value>) -> Summary {
     if let Some(exc) = excs.last() {
         let ty = str_field(exc, "type").unwrap_or("Error");
         let value = str_field(exc, "value").unwrap_or("");
-        let title = if value.is_empty() {
-            ty.to_string()
-        } else {
-            format!("{ty}: {}", first_line(value, TITLE_MAX))
-        };
+        let title = if value.is_empty() { ty.to_string() } else { format!("{ty}: {}", first_line(value, TITLE_MAX)) };
         return Summary {
             title: first_line(&title, TITLE_MAX),
             culprit,
@@ -87,17 +73,8 @@ pub fn summarize(event: &Map<String, Value>) -> Summary {
         };
     }
     let msg = message(event);
-    let title = if msg.trim().is_empty() {
-        "<unlabeled event>".to_string()
-    } else {
-        first_line(&msg, TITLE_MAX)
-    };
-    Summary {
-        metadata: json!({ "title": title }),
-        title,
-        culprit,
-        event_type: "default".into(),
-    }
+    let title = if msg.trim().is_empty() { "<unlabeled event>".to_string() } else { first_line(&msg, TITLE_MAX) };
+    Summary { metadata: json!({ "title": title }), title, culprit, event_type: "default".into() }
 }
 
 /// `module in function` of the frame that raised: the last in-app frame, else the last frame.
@@ -132,19 +109,15 @@ fn default_components(event: &Map<String, Value>) -> Vec<String> {
 
 /// The components that decide the issue, with `{{ default }}` expanded in a fingerprint.
 pub fn components(event: &Map<String, Value>) -> Vec<String> {
-    let fingerprint: Option<Vec<String>> =
-        event
-            .get("fingerprint")
-            .and_then(Value::as_array)
-            .map(|values| {
-                values
-                    .iter()
-                    .map(|v| match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect()
-            });
+    let fingerprint: Option<Vec<String>> = event.get("fingerprint").and_then(Value::as_array).map(|values| {
+        values
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect()
+    });
     match fingerprint.filter(|f| !f.is_empty()) {
         None => default_components(event),
         Some(values) => {
@@ -169,11 +142,7 @@ pub fn group_hash(event: &Map<String, Value>) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -186,10 +155,8 @@ mod tests {
 
     #[test]
     fn exception_title_and_culprit() {
-        let e = obj(
-            json!({"exception":{"values":[{"type":"KeyError","value":"'missing'\nmore",
-            "stacktrace":{"frames":[{"module":"lib","function":"a","in_app":false},{"module":"app.views","function":"handler","in_app":true},{"module":"lib2","function":"z"}]}}]}}),
-        );
+        let e = obj(json!({"exception":{"values":[{"type":"KeyError","value":"'missing'\nmore",
+            "stacktrace":{"frames":[{"module":"lib","function":"a","in_app":false},{"module":"app.views","function":"handler","in_app":true},{"module":"lib2","function":"z"}]}}]}}));
         let s = summarize(&e);
         assert_eq!(s.title, "KeyError: 'missing'");
         assert_eq!(s.culprit, "app.views in handler");

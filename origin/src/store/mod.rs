@@ -146,8 +146,7 @@ pub trait Store: Send + Sync + 'static {
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
     async fn project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;
-    async fn events(&self, project_id: i64, offset: usize, limit: usize)
-        -> StoreResult<Vec<Event>>;
+    async fn events(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>>;
     async fn event(&self, project_id: i64, event_id: &str) -> StoreResult<Option<Event>>;
     /// Creates the first organization, project, key and token when the store is empty.
     /// The caller supplies the DSN key and the token; returns `None` if anything existed.

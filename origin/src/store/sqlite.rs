@@ -25,9 +25,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(include_str!("schema.sql"))?;
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -47,22 +45,15 @@ impl SqliteStore {
 
 fn json_column(row: &Row, index: usize) -> rusqlite::Result<Value> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn organization_row(row: &Row) -> rusqlite::Result<Organization> {
-    Ok(Organization {
-        id: row.get(0)?,
-        slug: row.get(1)?,
-        name: row.get(2)?,
-        date_created_ms: row.get(3)?,
-    })
+    Ok(Organization { id: row.get(0)?, slug: row.get(1)?, name: row.get(2)?, date_created_ms: row.get(3)? })
 }
 
-const ISSUE_COLUMNS: &str =
-    "i.id, i.project_id, i.short_id, i.title, i.culprit, i.level, i.status, i.event_type, \
+const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit, i.level, i.status, i.event_type, \
      i.platform, i.metadata, i.times_seen, \
      (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen";
 
@@ -85,8 +76,7 @@ fn issue_row(row: &Row) -> rusqlite::Result<Issue> {
     })
 }
 
-const EVENT_COLUMNS: &str =
-    "event_id, project_id, issue_id, timestamp, received, title, culprit, message, \
+const EVENT_COLUMNS: &str = "event_id, project_id, issue_id, timestamp, received, title, culprit, message, \
      platform, event_type, metadata, payload";
 
 fn event_row(row: &Row) -> rusqlite::Result<Event> {
@@ -107,12 +97,7 @@ fn event_row(row: &Row) -> rusqlite::Result<Event> {
 }
 
 /// Inserts one event and counts it on its issue (created on first sight).
-fn insert_event(
-    tx: &rusqlite::Transaction,
-    project_id: i64,
-    received_ms: i64,
-    ev: &NewEvent,
-) -> rusqlite::Result<()> {
+fn insert_event(tx: &rusqlite::Transaction, project_id: i64, received_ms: i64, ev: &NewEvent) -> rusqlite::Result<()> {
     let seen: Option<i64> = tx
         .query_row(
             "SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2",
@@ -131,22 +116,23 @@ fn insert_event(
             |r| r.get(0),
         )
         .optional()?;
-    let issue_id = match existing {
-        Some(id) => {
-            tx.execute(
-                "UPDATE issues SET times_seen = times_seen + 1, level = ?2, \
+    let issue_id =
+        match existing {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE issues SET times_seen = times_seen + 1, level = ?2, \
                  first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3) WHERE id = ?1",
-                params![id, ev.level, ev.timestamp_ms],
-            )?;
-            id
-        }
-        None => {
-            let short_id: i64 = tx.query_row(
-                "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1 RETURNING next_short_id - 1",
-                params![project_id],
-                |r| r.get(0),
-            )?;
-            tx.query_row(
+                    params![id, ev.level, ev.timestamp_ms],
+                )?;
+                id
+            }
+            None => {
+                let short_id: i64 = tx.query_row(
+                    "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1 RETURNING next_short_id - 1",
+                    params![project_id],
+                    |r| r.get(0),
+                )?;
+                tx.query_row(
                 "INSERT INTO issues (project_id, short_id, group_hash, title, culprit, level, event_type, platform, \
                  metadata, times_seen, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10) \
                  RETURNING id",
@@ -156,8 +142,8 @@ fn insert_event(
                 ],
                 |r| r.get(0),
             )?
-        }
-    };
+            }
+        };
     if let Some(user) = &ev.user_ident {
         tx.execute(
             "INSERT OR IGNORE INTO issue_users (issue_id, user_ident) VALUES (?1, ?2)",
@@ -168,8 +154,18 @@ fn insert_event(
         "INSERT INTO events (project_id, event_id, issue_id, timestamp, received, title, culprit, message, platform, \
          event_type, metadata, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
-            project_id, ev.event_id, issue_id, ev.timestamp_ms, received_ms, ev.title, ev.culprit, ev.message,
-            ev.platform, ev.event_type, metadata, ev.payload.to_string()
+            project_id,
+            ev.event_id,
+            issue_id,
+            ev.timestamp_ms,
+            received_ms,
+            ev.title,
+            ev.culprit,
+            ev.message,
+            ev.platform,
+            ev.event_type,
+            metadata,
+            ev.payload.to_string()
         ],
     )?;
     Ok(())
@@ -191,7 +187,8 @@ impl Store for SqliteStore {
             let Some((project_id, organization_id, slug, disabled)) = project else {
                 return Ok(None);
             };
-            let mut stmt = c.prepare("SELECT public_key, id, is_active FROM project_keys WHERE project_id = ?1 ORDER BY id")?;
+            let mut stmt =
+                c.prepare("SELECT public_key, id, is_active FROM project_keys WHERE project_id = ?1 ORDER BY id")?;
             let public_keys = stmt
                 .query_map(params![project_id], |r| {
                     Ok(PublicKeyConfig { public_key: r.get(0)?, numeric_id: Some(r.get(1)?), is_enabled: r.get(2)? })
@@ -308,12 +305,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn events(
-        &self,
-        project_id: i64,
-        offset: usize,
-        limit: usize,
-    ) -> StoreResult<Vec<Event>> {
+    async fn events(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>> {
         self.with(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 ORDER BY received DESC, id DESC LIMIT ?2 OFFSET ?3"
@@ -328,9 +320,7 @@ impl Store for SqliteStore {
         let event_id = event_id.to_string();
         self.with(move |c| {
             c.query_row(
-                &format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
-                ),
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"),
                 params![project_id, event_id],
                 event_row,
             )
@@ -346,11 +336,8 @@ impl Store for SqliteStore {
         public_key: &str,
         token: &str,
     ) -> StoreResult<Option<Bootstrap>> {
-        let (organization, project, public_key) = (
-            organization.to_string(),
-            project.to_string(),
-            public_key.to_string(),
-        );
+        let (organization, project, public_key) =
+            (organization.to_string(), project.to_string(), public_key.to_string());
         let (token, token_sha256) = (token.to_string(), crate::http::auth::token_digest(token));
         let now = chrono::Utc::now().timestamp_millis();
         self.with(move |c| {

@@ -1,0 +1,72 @@
+//! `scripts/dev`, as the README runs it: it starts both servers, writes `dev.env` with what
+//! sentry-cli reads, serves a real SDK through the edge, and stops both servers on Ctrl-C.
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::{free_port, request, root, wait_for};
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt() {
+    let data = tempfile::tempdir().unwrap();
+    let (edge_port, origin_port) = (free_port(), free_port());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut dev = Command::new(root().join("scripts/dev"))
+        .env("PICKET_EDGE_PORT", edge_port.to_string())
+        .env("PICKET_ORIGIN_PORT", origin_port.to_string())
+        .env("PICKET_DATA_DIR", data.path())
+        .stdin(Stdio::null())
+        .stdout(log.reopen().unwrap())
+        .stderr(log.reopen().unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let env_file = data.path().join("dev.env");
+    let env: HashMap<String, String> = wait_for("dev.env", Duration::from_secs(600), || {
+        if let Ok(Some(status)) = dev.try_wait() {
+            panic!("scripts/dev exited ({status}):\n{}", std::fs::read_to_string(log.path()).unwrap());
+        }
+        let text = std::fs::read_to_string(&env_file).ok()?;
+        Some(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect())
+    });
+    let mut keys: Vec<&str> = env.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["SENTRY_AUTH_TOKEN", "SENTRY_DSN", "SENTRY_ORG", "SENTRY_PROJECT", "SENTRY_URL"]);
+    assert!(env["SENTRY_DSN"].contains(&format!("@127.0.0.1:{edge_port}/")), "{}", env["SENTRY_DSN"]);
+    assert_eq!(env["SENTRY_URL"], format!("http://127.0.0.1:{origin_port}"));
+    let printed = std::fs::read_to_string(log.path()).unwrap();
+    assert!(printed.contains(&env["SENTRY_DSN"]), "the DSN is printed:\n{printed}");
+
+    // An SDK pointed at the printed DSN reaches the origin through the edge.
+    let mut options = sentry::ClientOptions::new();
+    options.dsn = Some(env["SENTRY_DSN"].parse().unwrap());
+    let client = std::sync::Arc::new(sentry::Client::from_config(sentry::apply_defaults(options)));
+    let hub = sentry::Hub::new(Some(client.clone()), Default::default());
+    let id = hub.capture_message("hello from scripts/dev", sentry::Level::Warning);
+    assert!(client.flush(Some(Duration::from_secs(30))));
+    let url = format!(
+        "{}/api/0/projects/{}/{}/events/{}/",
+        env["SENTRY_URL"],
+        env["SENTRY_ORG"],
+        env["SENTRY_PROJECT"],
+        id.simple()
+    );
+    let auth = format!("Bearer {}", env["SENTRY_AUTH_TOKEN"]);
+    let event = wait_for("the event at the origin", Duration::from_secs(30), || {
+        request("GET", &url, &[("authorization", &auth)], b"").ok().filter(|r| r.status == 200)
+    });
+    assert_eq!(event.json()["title"], "hello from scripts/dev");
+
+    // Ctrl-C: the terminal signals the script's process group; both servers must stop.
+    Command::new("kill").args(["-s", "INT", "--", &format!("-{}", dev.id())]).status().unwrap();
+    wait_for("scripts/dev to exit", Duration::from_secs(30), || dev.try_wait().unwrap());
+    assert!(!listening(edge_port), "the edge still listens");
+    assert!(!listening(origin_port), "the origin still listens");
+}

@@ -1,0 +1,159 @@
+//! End to end on the real parts: the origin binary on SQLite, the edge in workerd through
+//! `wrangler dev`, the `sentry` crate and `sentry-cli` (npm) as clients.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{request, root, wait_for, Edge, Origin};
+
+/// Sends through a `sentry` crate client of its own (not the process-global hub).
+fn sentry_client(dsn: &str) -> (Arc<sentry::Client>, sentry::Hub) {
+    let mut options = sentry::ClientOptions::new();
+    options.dsn = Some(dsn.parse().unwrap());
+    options.release = Some("picket-e2e@1.0.0".into());
+    let options = sentry::apply_defaults(options);
+    let client = Arc::new(sentry::Client::from_config(options));
+    let hub = sentry::Hub::new(Some(client.clone()), Arc::new(sentry::Scope::default()));
+    (client, hub)
+}
+
+#[derive(Debug)]
+struct Checkout(String);
+
+impl std::fmt::Display for Checkout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "checkout failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for Checkout {}
+
+fn issues(origin: &Origin) -> Vec<Value> {
+    let reply = origin.project_api("issues/?query=");
+    assert_eq!(reply.status, 200);
+    reply.json().as_array().unwrap().clone()
+}
+
+fn sentry_cli(origin: &Origin, args: &[&str]) -> String {
+    let output = Command::new(root().join("node_modules/.bin/sentry-cli"))
+        .args(args)
+        .env("SENTRY_URL", &origin.url)
+        .env("SENTRY_AUTH_TOKEN", &origin.bootstrap.token)
+        .env("SENTRY_ORG", &origin.bootstrap.organization)
+        .env("SENTRY_PROJECT", &origin.bootstrap.project)
+        .env("SENTRY_LOG_LEVEL", "warn")
+        .output()
+        .expect("run sentry-cli");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "sentry-cli {args:?} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
+#[test]
+fn sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let edge = Edge::start(&origin.url);
+    let (client, hub) = sentry_client(&origin.dsn_at(&edge.url));
+    let same = Checkout("card declined".into());
+    let mut ids = vec![hub.capture_error(&same), hub.capture_error(&same)];
+    ids.push(hub.capture_error(&Checkout("address missing".into())));
+    assert!(client.flush(Some(Duration::from_secs(30))), "the SDK could not deliver to the edge");
+
+    let listed = wait_for("two issues, one seen twice", Duration::from_secs(30), || {
+        let list = issues(&origin);
+        let counts: Vec<&str> = list.iter().filter_map(|i| i["count"].as_str()).collect();
+        (list.len() == 2 && counts.contains(&"2") && counts.contains(&"1")).then_some(list)
+    });
+    let twice = listed.iter().find(|i| i["count"] == "2").unwrap();
+    assert!(twice["title"].as_str().unwrap().contains("card declined"), "{twice}");
+    for issue in &listed {
+        for key in ["id", "shortId", "title", "culprit", "firstSeen", "lastSeen", "level", "status"] {
+            assert!(issue[key].is_string(), "issue lacks {key}: {issue}");
+        }
+        assert!(issue["userCount"].is_number());
+        assert_eq!(issue["status"], "unresolved");
+    }
+    let events = origin.project_api("events/").json();
+    let mut stored: Vec<String> =
+        events.as_array().unwrap().iter().map(|e| e["eventID"].as_str().unwrap().to_string()).collect();
+    let mut sent: Vec<String> = ids.iter().map(|u| u.simple().to_string()).collect();
+    stored.sort();
+    sent.sort();
+    assert_eq!(stored, sent, "every event the SDK sent is stored exactly once");
+    let detail = origin.project_api(&format!("events/{}/", sent[0])).json();
+    assert_eq!(detail["eventID"], sent[0].as_str());
+    assert!(detail["entries"].as_array().is_some_and(|e| !e.is_empty()), "{detail}");
+
+    let list = sentry_cli(&origin, &["issues", "list"]);
+    assert!(list.contains("card declined") && list.contains("address missing"), "{list}");
+    let list = sentry_cli(&origin, &["issues", "list", "--query", "is:unresolved declined"]);
+    assert!(list.contains("card declined") && !list.contains("address missing"), "{list}");
+    let list = sentry_cli(&origin, &["events", "list"]);
+    for id in &ids {
+        assert!(list.contains(&id.hyphenated().to_string()), "{id} not in:\n{list}");
+    }
+}
+
+#[test]
+fn a_bad_key_gets_401_json_from_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let edge = Edge::start(&origin.url);
+    let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n";
+    let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
+    for auth in ["Sentry sentry_key=ffffffffffffffffffffffffffffffff, sentry_version=7", "Sentry sentry_key=nope"] {
+        let reply = request("POST", &url, &[("x-sentry-auth", auth)], body).unwrap();
+        assert_eq!(reply.status, 401, "{auth}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert!(reply.json()["detail"].is_string(), "{auth}");
+    }
+    let reply = request("POST", &url, &[], body).unwrap();
+    assert_eq!((reply.status, reply.json()["detail"].as_str()), (401, Some("missing authorization information")));
+    assert!(origin.project_api("events/").json().as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut origin = Origin::start(dir.path());
+    let edge = Edge::start(&origin.url);
+    let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
+    let envelope =
+        |id: &str| format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m {id}\"}}\n");
+    let first = "11111111111111111111111111111111";
+    let reply = request("POST", &url, &[("x-sentry-auth", &auth)], envelope(first).as_bytes()).unwrap();
+    assert_eq!(reply.status, 200);
+    wait_for("the first event at the origin", Duration::from_secs(20), || {
+        origin.project_api(&format!("events/{first}/")).status.eq(&200).then_some(())
+    });
+
+    origin.stop();
+    let second = "22222222222222222222222222222222";
+    let started = Instant::now();
+    let reply = request("POST", &url, &[("x-sentry-auth", &auth)], envelope(second).as_bytes()).unwrap();
+    let answered_in = started.elapsed();
+    assert_eq!((reply.status, reply.json()["id"].as_str()), (200, Some(second)));
+    assert!(answered_in < Duration::from_secs(5), "the SDK waited {answered_in:?}");
+    // Not lost silently: the edge records the typed outcome with the event id.
+    let line = edge.wait_for_log(&format!("forward of event {second}"), Duration::from_secs(30));
+    assert!(line.contains("upstream_unavailable"), "{line}");
+
+    // The origin comes back on the same port and keeps serving what it had.
+    let origin = Origin::start_on(dir.path(), origin.addr());
+    assert_eq!(origin.project_api(&format!("events/{first}/")).status, 200);
+    let third = "33333333333333333333333333333333";
+    let reply = request("POST", &url, &[("x-sentry-auth", &auth)], envelope(third).as_bytes()).unwrap();
+    assert_eq!(reply.status, 200);
+    wait_for("the third event at the restarted origin", Duration::from_secs(20), || {
+        origin.project_api(&format!("events/{third}/")).status.eq(&200).then_some(())
+    });
+}

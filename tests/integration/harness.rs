@@ -1,0 +1,288 @@
+//! Test harness: starts the real origin binary and the real edge in workerd (`wrangler dev`)
+//! on free loopback ports, polls their health endpoints for readiness, and stops them.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const SENTRY_CLI_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn data(path: &str) -> PathBuf {
+    root().join("tests/data").join(path)
+}
+
+/// Polls `probe` every 50 ms until it yields, or panics naming `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An HTTP answer.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP request; `Err` only when no answer came at all.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Reply, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let req = builder.body(body.to_vec()).map_err(|e| e.to_string())?;
+    let mut response = agent.run(req).map_err(|e| e.to_string())?;
+    let headers =
+        response.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let status = response.status().as_u16();
+    let body = response.body_mut().with_config().limit(64 << 20).read_to_vec().map_err(|e| e.to_string())?;
+    Ok(Reply { status, headers, body })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Collects a child's output into a shared buffer, so tests can read logs.
+fn capture(stream: impl Read + Send + 'static, log: Arc<Mutex<String>>, lines: Option<mpsc::Sender<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(tx) = &lines {
+                let _ = tx.send(line.clone());
+            }
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+}
+
+/// Signals a whole process group (the child and everything it started).
+fn signal_group(child: &Child, signal: &str) {
+    let _ = Command::new("kill").args(["-s", signal, "--", &format!("-{}", child.id())]).status();
+}
+
+/// Stops a process group: SIGTERM/SIGINT first, SIGKILL after 10 s.
+fn stop_group(child: &mut Child, signal: &str) {
+    if child.try_wait().ok().flatten().is_some() {
+        return;
+    }
+    signal_group(child, signal);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal_group(child, "KILL");
+    let _ = child.wait();
+}
+
+/// What the origin created on first start (its `bootstrap.json`).
+#[derive(Clone, Debug)]
+pub struct Bootstrap {
+    pub organization: String,
+    pub project: String,
+    pub project_id: u64,
+    pub public_key: String,
+    pub token: String,
+}
+
+/// The real `picket-origin` binary on a free port with its own SQLite data dir.
+pub struct Origin {
+    child: Child,
+    pub url: String,
+    pub bootstrap: Bootstrap,
+    /// Kept so the process's output is never a broken pipe; shown when start-up fails.
+    _log: Arc<Mutex<String>>,
+}
+
+fn origin_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("PICKET_ORIGIN_BIN") {
+        return path.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let bin = target.join("debug/picket-origin");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p picket-origin` (scripts/test does)", bin.display());
+    bin
+}
+
+impl Origin {
+    /// Starts the origin on `data_dir` (created on first use) and waits until it is ready.
+    pub fn start(data_dir: &Path) -> Origin {
+        Self::start_on(data_dir, "127.0.0.1:0")
+    }
+
+    /// Starts on a given address (to restart on the port the edge already knows).
+    pub fn start_on(data_dir: &Path, bind: &str) -> Origin {
+        let mut child = Command::new(origin_binary())
+            .args(["serve", "--bind", bind, "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("start picket-origin");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        capture(child.stdout.take().unwrap(), log.clone(), Some(tx));
+        capture(child.stderr.take().unwrap(), log.clone(), None);
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("picket-origin did not say where it listens:\n{}", log.lock().unwrap()));
+            if let Some(url) = line.strip_prefix("picket-origin listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        let file: Value =
+            serde_json::from_slice(&std::fs::read(data_dir.join("bootstrap.json")).expect("bootstrap.json")).unwrap();
+        let bootstrap = Bootstrap {
+            organization: file["organization"].as_str().unwrap().into(),
+            project: file["project"].as_str().unwrap().into(),
+            project_id: file["project_id"].as_u64().unwrap(),
+            public_key: file["public_key"].as_str().unwrap().into(),
+            token: file["token"].as_str().unwrap().into(),
+        };
+        let ready = format!("{url}/api/relay/healthcheck/ready/");
+        wait_for("the origin's health check", Duration::from_secs(30), || {
+            request("GET", &ready, &[], b"").ok().filter(|r| r.status == 200)
+        });
+        Origin { child, url, bootstrap, _log: log }
+    }
+
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// Stops it with SIGTERM (a graceful drain).
+    pub fn stop(&mut self) {
+        stop_group(&mut self.child, "TERM");
+    }
+
+    /// A GET on the web API with the bootstrap token.
+    pub fn api(&self, path: &str) -> Reply {
+        let auth = format!("Bearer {}", self.bootstrap.token);
+        request("GET", &format!("{}{path}", self.url), &[("authorization", &auth)], b"").expect("origin answers")
+    }
+
+    /// `/api/0/projects/{org}/{project}/{what}/` of the bootstrap project.
+    pub fn project_api(&self, what: &str) -> Reply {
+        let b = &self.bootstrap;
+        self.api(&format!("/api/0/projects/{}/{}/{what}", b.organization, b.project))
+    }
+
+    /// The DSN of the bootstrap key at `host_url`.
+    pub fn dsn_at(&self, host_url: &str) -> String {
+        let host = host_url.trim_start_matches("http://");
+        format!("http://{}@{host}/{}", self.bootstrap.public_key, self.bootstrap.project_id)
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        stop_group(&mut self.child, "KILL");
+    }
+}
+
+/// The edge in workerd through `wrangler dev --local`, as `scripts/dev` runs it.
+pub struct Edge {
+    child: Child,
+    pub url: String,
+    pub log: Arc<Mutex<String>>,
+    _state: tempfile::TempDir,
+}
+
+impl Edge {
+    pub fn start(origin_url: &str) -> Edge {
+        let root = root();
+        assert!(root.join("build/index.js").exists(), "build/ is missing: run scripts/build-edge (scripts/test does)");
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        assert!(wrangler.exists(), "wrangler is missing: run scripts/setup (scripts/test does)");
+        let state = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let path =
+            format!("{}:{}", root.join("node_modules/.bin").display(), std::env::var("PATH").unwrap_or_default());
+        let mut child = Command::new(wrangler)
+            .current_dir(&root)
+            .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", "0"])
+            .args(["--var", &format!("ORIGIN_URL:{origin_url}"), "--show-interactive-dev-session=false"])
+            .arg("--persist-to")
+            .arg(state.path())
+            .env("PATH", path)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("start wrangler dev");
+        let log = Arc::new(Mutex::new(String::new()));
+        capture(child.stdout.take().unwrap(), log.clone(), None);
+        capture(child.stderr.take().unwrap(), log.clone(), None);
+        let url = format!("http://127.0.0.1:{port}");
+        let live = format!("{url}/api/relay/healthcheck/live/");
+        let start = Instant::now();
+        loop {
+            if request("GET", &live, &[], b"").is_ok_and(|r| r.status == 200) {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("wrangler dev exited ({status}):\n{}", log.lock().unwrap());
+            }
+            assert!(start.elapsed() < Duration::from_secs(90), "the edge never became ready:\n{}", log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Edge { child, url, log, _state: state }
+    }
+
+    /// Waits until the edge's log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        wait_for(&format!("edge log line containing {needle:?}"), timeout, || {
+            let log = self.log.lock().unwrap();
+            log.lines().find(|l| l.contains(needle)).map(str::to_string)
+        })
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        stop_group(&mut self.child, "INT");
+    }
+}
