@@ -112,3 +112,12 @@ fn envelopes_without_events_answer_an_empty_object() {
     let (status, body, _) = ok("/api/42/envelope/", &auth_headers(), env);
     assert_eq!((status, body), (200, serde_json::json!({})));
 }
+
+#[test]
+fn forward_results_are_classified() {
+    use picket::core::ingest::ForwardOutcome;
+    assert_eq!(ForwardOutcome::from_status(Some(200)), ForwardOutcome::Delivered);
+    assert_eq!(ForwardOutcome::from_status(Some(403)), ForwardOutcome::Rejected);
+    assert_eq!(ForwardOutcome::from_status(Some(503)), ForwardOutcome::Unavailable);
+    assert_eq!(ForwardOutcome::from_status(None).code(), "upstream_unavailable");
+}

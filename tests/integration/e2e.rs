@@ -92,6 +92,16 @@ fn sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_the
     assert_eq!(detail["eventID"], sent[0].as_str());
     assert!(detail["entries"].as_array().is_some_and(|e| !e.is_empty()), "{detail}");
 
+    // Cursor paging with Sentry's Link header, one issue a page.
+    let first = origin.project_api("issues/?query=&limit=1");
+    let link = first.header("link").unwrap().to_string();
+    assert!(link.contains(r#"rel="next"; results="true"; cursor="0:1:0""#), "{link}");
+    let second = origin.project_api("issues/?query=&limit=1&cursor=0:1:0");
+    assert!(second.header("link").unwrap().contains(r#"rel="next"; results="false""#));
+    let (a, b) = (first.json(), second.json());
+    assert_eq!((a.as_array().unwrap().len(), b.as_array().unwrap().len()), (1, 1));
+    assert_ne!(a[0]["id"], b[0]["id"]);
+
     let list = sentry_cli(&origin, &["issues", "list"]);
     assert!(list.contains("card declined") && list.contains("address missing"), "{list}");
     let list = sentry_cli(&origin, &["issues", "list", "--query", "is:unresolved declined"]);
@@ -156,4 +166,39 @@ fn the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward() {
     wait_for("the third event at the restarted origin", Duration::from_secs(20), || {
         origin.project_api(&format!("events/{third}/")).status.eq(&200).then_some(())
     });
+}
+
+#[test]
+fn a_redelivered_event_is_stored_and_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let edge = Edge::start(&origin.url);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
+    let id = "44444444444444444444444444444444";
+    // Hyphenated in one delivery, plain in the others: still one event.
+    let hyphenated = "44444444-4444-4444-4444-444444444444";
+    let body = |eid: &str| format!("{{\"event_id\":\"{eid}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"once\"}}\n");
+    let pid = origin.bootstrap.project_id;
+    for (base, eid) in [(&edge.url, id), (&origin.url, id), (&origin.url, hyphenated), (&edge.url, hyphenated)] {
+        let reply =
+            request("POST", &format!("{base}/api/{pid}/envelope/"), &[("x-sentry-auth", &auth)], body(eid).as_bytes())
+                .unwrap();
+        assert_eq!((reply.status, reply.json()["id"].as_str()), (200, Some(id)));
+    }
+    // The edge forwards in the background: wait until both edge deliveries had their chance.
+    wait_for("the event at the origin", Duration::from_secs(20), || {
+        (origin.project_api(&format!("events/{id}/")).status == 200).then_some(())
+    });
+    let marker = "55555555555555555555555555555555";
+    request("POST", &format!("{}/api/{pid}/envelope/", edge.url), &[("x-sentry-auth", &auth)], body(marker).as_bytes())
+        .unwrap();
+    wait_for("a later event through the edge", Duration::from_secs(20), || {
+        (origin.project_api(&format!("events/{marker}/")).status == 200).then_some(())
+    });
+    let events = origin.project_api("events/").json();
+    let ids: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["eventID"].as_str().unwrap()).collect();
+    assert_eq!(ids.iter().filter(|&&e| e == id).count(), 1, "{ids:?}");
+    let issues = issues(&origin);
+    assert_eq!(issues.len(), 1, "both messages read `once`: one issue");
+    assert_eq!(issues[0]["count"], "2", "the redelivered event counts once, the marker once");
 }

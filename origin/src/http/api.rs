@@ -58,8 +58,11 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// A page of results with Sentry's `Link` header (previous and next cursors).
-fn page(items: Vec<Value>, offset: usize, limit: usize, more: bool, url: &str) -> Response {
+/// A page of results with Sentry's `Link` header (previous and next cursors). `rows` holds
+/// up to `limit + 1` rows: one more than the page means there is a next page.
+fn page<T>(mut rows: Vec<T>, offset: usize, limit: usize, url: &str, render: impl Fn(&T) -> Value) -> Response {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
     let prev = offset.saturating_sub(limit);
     let next = offset + limit;
     let link = format!(
@@ -67,7 +70,7 @@ fn page(items: Vec<Value>, offset: usize, limit: usize, more: bool, url: &str) -
          <{url}?cursor=0:{next}:0>; rel=\"next\"; results=\"{more}\"; cursor=\"0:{next}:0\"",
         offset > 0
     );
-    ([(LINK, link)], Json(Value::Array(items))).into_response()
+    ([(LINK, link)], Json(Value::Array(rows.iter().map(render).collect()))).into_response()
 }
 
 /// Splits a search query into a status filter and free-text words. Without a `query`
@@ -97,13 +100,10 @@ pub async fn issues(
     let (status, text) = issue_query(paging.query.as_deref())?;
     let (offset, limit) = (paging.offset()?, paging.limit());
     let query = IssueQuery { status, text, offset, limit: limit + 1 };
-    let mut rows = state.store.issues(project.id, &query).await?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
+    let rows = state.store.issues(project.id, &query).await?;
     let base = base_url(&headers);
-    let items = rows.iter().map(|i| serialize::issue(i, &auth.0, &project, &base)).collect();
     let url = format!("{base}/api/0/projects/{org}/{}/issues/", project.slug);
-    Ok(page(items, offset, limit, more, &url))
+    Ok(page(rows, offset, limit, &url, |i| serialize::issue(i, &auth.0, &project, &base)))
 }
 
 pub async fn events(
@@ -115,12 +115,9 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let project = auth.project(&state, &org, &project).await?;
     let (offset, limit) = (paging.offset()?, paging.limit());
-    let mut rows = state.store.events(project.id, offset, limit + 1).await?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let items = rows.iter().map(|e| serialize::event(e, false)).collect();
+    let rows = state.store.events(project.id, offset, limit + 1).await?;
     let url = format!("{}/api/0/projects/{org}/{}/events/", base_url(&headers), project.slug);
-    Ok(page(items, offset, limit, more, &url))
+    Ok(page(rows, offset, limit, &url, |e| serialize::event(e, false)))
 }
 
 pub async fn event(
