@@ -20,6 +20,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/0/", get(api::root))
+        .route("/api/0/projects/{org}/{project}/", get(api::project).put(api::update_project))
         .route("/api/0/projects/{org}/{project}/issues/", get(api::issues))
         .route("/api/0/projects/{org}/{project}/events/", get(api::events))
         .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(api::event))

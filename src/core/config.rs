@@ -41,13 +41,24 @@ fn enabled() -> bool {
 }
 
 /// The project's `config` object; keys Picket does not use yet are kept as they came.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectConfig {
-    #[serde(default)]
+    /// Browser origins allowed to send (Sentry's default: `["*"]`; empty allows none).
+    #[serde(default = "any_domain")]
     pub allowed_domains: Vec<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+fn any_domain() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        ProjectConfig { allowed_domains: any_domain(), other: Map::new() }
+    }
 }
 
 impl ProjectState {

@@ -1,4 +1,4 @@
-//! Content-Encoding decoding (identity, gzip, x-gzip, deflate, br) with the output capped
+//! Content-Encoding decoding (identity, gzip, x-gzip, deflate, br, zstd) with the output capped
 //! while streaming: a decompression bomb costs at most `cap` bytes before it is refused.
 
 use std::io::Read;
@@ -12,7 +12,8 @@ pub fn decode_body(content_encoding: Option<&str>, body: &[u8], cap: usize) -> R
         .unwrap_or("")
         .split(',')
         .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty() && c != "identity")
+        // sentry-ruby 5 sends an empty value and sentry-java android 2 sends "UTF-8": Relay ignores both.
+        .filter(|c| !c.is_empty() && c != "identity" && c != "utf-8")
         .collect();
     if codings.is_empty() {
         return if body.len() > cap { Err(too_large(cap)) } else { Ok(body.to_vec()) };
@@ -30,6 +31,11 @@ fn decode_one(coding: &str, input: &[u8], cap: usize) -> Result<Vec<u8>, Reject>
         "deflate" if looks_like_zlib(input) => read_capped(flate2::read::ZlibDecoder::new(input), cap),
         "deflate" => read_capped(flate2::read::DeflateDecoder::new(input), cap),
         "br" => read_capped(brotli_decompressor::Decompressor::new(input, 8192), cap),
+        "zstd" => {
+            let decoder =
+                ruzstd::decoding::StreamingDecoder::new(input).map_err(|e| Reject::BadEncoding(e.to_string()))?;
+            read_capped(decoder, cap)
+        }
         other => Err(Reject::UnsupportedEncoding(other.to_string())),
     }
 }
@@ -78,6 +84,23 @@ mod tests {
         assert_eq!(decode_body(Some("deflate"), &d.finish().unwrap(), 1 << 20).unwrap(), text);
         assert_eq!(decode_body(Some("identity"), &text, 1 << 20).unwrap(), text);
         assert_eq!(decode_body(None, &text, 1 << 20).unwrap(), text);
+    }
+
+    #[test]
+    fn bogus_encodings_that_sdks_send_are_ignored() {
+        assert_eq!(decode_body(Some(""), b"{}", 10).unwrap(), b"{}");
+        assert_eq!(decode_body(Some("UTF-8"), b"{}", 10).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn decodes_zstd() {
+        // `zstd -c` of "hello zstd\n", made with the reference CLI.
+        let frame = [
+            0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58, 0x59, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x7a, 0x73, 0x74,
+            0x64, 0x0a, 0x6c, 0x57, 0xf9, 0x51,
+        ];
+        assert_eq!(decode_body(Some("zstd"), &frame, 100).unwrap(), b"hello zstd\n");
+        assert_eq!(decode_body(Some("zstd"), b"not zstd", 100).unwrap_err().status(), 400);
     }
 
     #[test]

@@ -5,8 +5,23 @@ use serde_json::{Map, Value};
 
 use super::id::EventId;
 
-/// Item types that carry or belong to an error/transaction event and so need an event id.
-pub const EVENT_ITEM_TYPES: &[&str] = &["event", "transaction", "security", "raw_security", "unreal_report", "nel"];
+/// Item types that belong to an event and so need an event id (Relay's `requires_event`).
+pub const REQUIRES_EVENT: &[&str] = &[
+    "event",
+    "transaction",
+    "security",
+    "attachment",
+    "form_data",
+    "raw_security",
+    "unreal_report",
+    "user_report",
+    "feedback",
+    "replay_event",
+    "profile",
+];
+
+/// Item types only Relay itself may create; clients sending them are refused.
+pub const INTERNAL: &[&str] = &["integration"];
 
 /// One item: its header object (unknown keys kept) and its payload bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,8 +42,9 @@ impl Item {
         self.headers.get("type").and_then(Value::as_str).unwrap_or("")
     }
 
-    pub fn is_event(&self) -> bool {
-        EVENT_ITEM_TYPES.contains(&self.ty())
+    /// Whether this item belongs to an event and so needs the envelope's event id.
+    pub fn requires_event(&self) -> bool {
+        REQUIRES_EVENT.contains(&self.ty())
     }
 }
 
@@ -74,8 +90,12 @@ impl Envelope {
             let what = format!("item {}", items.len() + 1);
             let (line, after) = split_line(rest);
             let headers = parse_header_object(line, &what)?;
-            if !headers.get("type").is_some_and(Value::is_string) {
-                return Err(ParseError(format!("{what}: missing type")));
+            match headers.get("type").and_then(Value::as_str) {
+                None => return Err(ParseError(format!("{what}: missing type"))),
+                Some(ty) if INTERNAL.contains(&ty) => {
+                    return Err(ParseError(format!("{what}: internal item type {ty} is not accepted from clients")))
+                }
+                Some(_) => {}
             }
             let (payload, after) = match headers.get("length") {
                 None | Some(Value::Null) => split_line(after),
@@ -194,6 +214,7 @@ mod tests {
             b"{}\n{\"type\":\"event\",\"length\":-1}\nx\n",
             b"{}\n{\"type\":\"event\",\"length\":2}\nabc\n",
             b"{\"event_id\":\"nope\"}\n",
+            b"{}\n{\"type\":\"integration\"}\n{}\n",
         ] {
             assert!(Envelope::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }

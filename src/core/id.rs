@@ -39,6 +39,12 @@ impl EventId {
     pub fn simple(&self) -> String {
         self.to_string()
     }
+
+    /// The hyphenated UUID form (`8-4-4-4-12`), as minidump clients expect it.
+    pub fn hyphenated(&self) -> String {
+        let s = self.simple();
+        format!("{}-{}-{}-{}-{}", &s[0..8], &s[8..12], &s[12..16], &s[16..20], &s[20..32])
+    }
 }
 
 fn nibble(b: u8) -> Option<u8> {
@@ -75,6 +81,7 @@ mod tests {
         let hyph = EventId::parse("38A1C193-AFCC-41E0-AAEC-0CDD35B8F442").unwrap();
         assert_eq!(plain, hyph);
         assert_eq!(plain.simple(), "38a1c193afcc41e0aaec0cdd35b8f442");
+        assert_eq!(plain.hyphenated(), "38a1c193-afcc-41e0-aaec-0cdd35b8f442");
     }
 
     #[test]

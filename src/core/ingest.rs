@@ -6,14 +6,17 @@ use serde_json::json;
 
 use super::auth::{self, Auth, Source};
 use super::config::ProjectState;
+use super::cors;
 use super::decode::decode_body;
 use super::envelope::Envelope;
 use super::http::{Request, Response};
 use super::id::EventId;
 use super::limits::Limits;
+use super::multipart;
 use super::outcome::{Oversized, Reject};
-use super::route::{route, Endpoint, Route};
-use super::store::envelope_from_store;
+use super::route::{route, Action, Endpoint, Route};
+use super::security;
+use super::store::{decode_store_body, envelope_from_store, PIXEL_GIF};
 
 /// The `sentry_client` Picket names when it forwards without a client of its own.
 pub const CLIENT_NAME: &str = concat!("picket/", env!("CARGO_PKG_VERSION"));
@@ -21,7 +24,7 @@ pub const CLIENT_NAME: &str = concat!("picket/", env!("CARGO_PKG_VERSION"));
 /// The first step's result.
 #[derive(Debug)]
 pub enum Step {
-    /// Answer at once (health checks).
+    /// Answer at once (health checks, CORS preflights).
     Respond(Response),
     /// An ingest request that needs the state of `prepared.auth.public_key`.
     NeedState(Prepared),
@@ -34,6 +37,10 @@ pub struct Prepared {
     pub auth: Auth,
     pub envelope: Envelope,
     pub client_ip: Option<String>,
+    /// The browser page that sent it (`Origin`, else `Referer`), for `allowedDomains`.
+    pub origin: Option<String>,
+    /// Whether the request was a `GET` (image-beacon store requests answer with a GIF).
+    pub is_get: bool,
 }
 
 impl Prepared {
@@ -54,6 +61,8 @@ pub struct Accepted {
 pub struct Forward {
     pub project_id: u64,
     pub event_id: Option<EventId>,
+    /// The client's address, which resolves `{{auto}}` IPs in processing.
+    pub client_ip: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -69,18 +78,24 @@ impl Forward {
 /// needs an id and brought none.
 pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step, Reject> {
     let route = route(req.method, req.path)?;
-    match route.endpoint {
-        Endpoint::HealthLive | Endpoint::HealthReady => {
-            return Ok(Step::Respond(Response::json(200, &json!({ "is_healthy": true }))))
-        }
-        Endpoint::Envelope | Endpoint::Store => {}
+    if route.action == Action::Preflight {
+        return Ok(Step::Respond(cors::preflight()));
+    }
+    if !route.endpoint.is_ingest() {
+        return Ok(Step::Respond(Response::json(200, &json!({ "is_healthy": true }))));
     }
     let request_auth = auth::from_request(req)?;
-    let body = decode_body(req.headers.get("content-encoding"), req.body, limits.max_envelope_size)?;
-    let mut envelope = match route.endpoint {
-        Endpoint::Store => envelope_from_store(&body, fresh_id)?,
-        _ => Envelope::parse(&body).map_err(|e| Reject::InvalidEnvelope(e.0))?,
+    let is_get = req.method.eq_ignore_ascii_case("GET");
+    let body = if is_get {
+        let data = req.query_pairs().find(|(k, _)| k == "sentry_data").map(|(_, v)| v.into_bytes());
+        data.ok_or(Reject::EmptyBody)?
+    } else {
+        decode_body(req.headers.get("content-encoding"), req.body, limits.max_envelope_size)?
     };
+    if body.trim_ascii().is_empty() {
+        return Err(Reject::EmptyBody);
+    }
+    let mut envelope = envelope_for(route.endpoint, req, &body, limits, fresh_id)?;
     let auth = resolve_auth(request_auth, &envelope, route.project_id)?;
     if envelope.items.is_empty() {
         return Err(Reject::EmptyEnvelope);
@@ -95,11 +110,34 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     // The id goes upstream in its plain 32-hex form; an event that came without one gets one.
     match envelope.event_id() {
         Some(id) => envelope.set_event_id(id),
-        None if envelope.items.iter().any(|i| i.is_event()) => envelope.set_event_id(fresh_id),
+        None if envelope.items.iter().any(|i| i.requires_event()) => envelope.set_event_id(fresh_id),
         None => {}
     }
     let client_ip = forwarded_for(req).or(req.client_ip).map(str::to_string);
-    Ok(Step::NeedState(Prepared { route, auth, envelope, client_ip }))
+    let origin = cors::request_origin(req.headers);
+    Ok(Step::NeedState(Prepared { route, auth, envelope, client_ip, origin, is_get }))
+}
+
+/// The envelope each endpoint makes of its (decoded) body.
+fn envelope_for(
+    endpoint: Endpoint,
+    req: &Request,
+    body: &[u8],
+    limits: &Limits,
+    fresh: EventId,
+) -> Result<Envelope, Reject> {
+    let content_type = req.headers.get("content-type");
+    match endpoint {
+        Endpoint::Envelope => Envelope::parse(body).map_err(|e| Reject::InvalidEnvelope(e.0)),
+        Endpoint::Store => envelope_from_store(&decode_store_body(body, limits.max_event_size)?, fresh),
+        Endpoint::Security => {
+            let query: Vec<(String, String)> = req.query_pairs().collect();
+            security::envelope_from_report(body, content_type, &query, fresh)
+        }
+        Endpoint::Minidump => multipart::minidump_envelope(body, content_type, fresh),
+        Endpoint::Attachments(id) => multipart::attachments_envelope(body, content_type, id),
+        Endpoint::HealthLive | Endpoint::HealthReady => Err(Reject::NotFound),
+    }
 }
 
 /// The request's own auth, else the envelope's `dsn`; the two must agree when both exist.
@@ -127,9 +165,30 @@ fn forwarded_for<'a>(req: &Request<'a>) -> Option<&'a str> {
     (!first.is_empty()).then_some(first)
 }
 
+/// What the SDK hears for an accepted request, per endpoint, as Relay answers.
+fn answer(endpoint: Endpoint, is_get: bool, event_id: Option<EventId>) -> Response {
+    let mut response = match endpoint {
+        Endpoint::Store if is_get => Response {
+            status: 200,
+            headers: vec![("content-type".into(), "image/gif".into())],
+            body: PIXEL_GIF.to_vec(),
+        },
+        Endpoint::Minidump => Response {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: event_id.map(|id| id.hyphenated()).unwrap_or_default().into_bytes(),
+        },
+        Endpoint::Attachments(_) => Response { status: 201, headers: Vec::new(), body: Vec::new() },
+        Endpoint::Security => Response { status: 200, headers: Vec::new(), body: Vec::new() },
+        _ => Response::json(200, &event_id.map_or_else(|| json!({}), |id| json!({ "id": id.simple() }))),
+    };
+    cors::decorate(&mut response);
+    response
+}
+
 /// Step two: the decision with the key's project state (`None`: no project has this key).
 pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepted, Reject> {
-    let Prepared { route, auth, envelope, client_ip } = prepared;
+    let Prepared { route, auth, envelope, client_ip, origin, is_get } = prepared;
     let state = state.ok_or(Reject::UnknownKey)?;
     let key = state.key(&auth.public_key).ok_or(Reject::UnknownKey)?;
     if !key.is_enabled {
@@ -141,11 +200,10 @@ pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepte
     if route.project_id.is_some_and(|p| p != state.project_id) {
         return Err(Reject::ProjectIdMismatch);
     }
+    if origin.is_some_and(|o| !cors::is_allowed(&o, &state.config.allowed_domains)) {
+        return Err(Reject::OriginNotAllowed);
+    }
     let event_id = envelope.event_id();
-    let body = match event_id {
-        Some(id) => json!({ "id": id.simple() }),
-        None => json!({}),
-    };
     let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);
     let mut headers = vec![
         ("content-type".to_string(), "application/x-sentry-envelope".to_string()),
@@ -154,12 +212,12 @@ pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepte
             format!("Sentry sentry_key={}, sentry_version=7, sentry_client={client}", auth.public_key),
         ),
     ];
-    if let Some(ip) = client_ip {
-        headers.push(("x-forwarded-for".to_string(), ip));
+    if let Some(ip) = &client_ip {
+        headers.push(("x-forwarded-for".to_string(), ip.clone()));
     }
     Ok(Accepted {
-        response: Response::json(200, &body),
-        forward: Forward { project_id: state.project_id, event_id, headers, body: envelope.to_bytes() },
+        response: answer(route.endpoint, is_get, event_id),
+        forward: Forward { project_id: state.project_id, event_id, client_ip, headers, body: envelope.to_bytes() },
     })
 }
 

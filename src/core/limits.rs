@@ -15,6 +15,13 @@ pub struct Limits {
 
 pub const MIB: usize = 1024 * 1024;
 
+/// Items held to the event limit: JSON documents that become one event or report.
+const EVENT_SIZED: &[&str] =
+    &["event", "transaction", "security", "raw_security", "nel", "user_report", "feedback", "form_data", "check_in"];
+
+/// Items held to the attachment limit: binary crash reports and files.
+const ATTACHMENT_SIZED: &[&str] = &["attachment", "unreal_report", "replay_recording", "replay_video"];
+
 impl Default for Limits {
     fn default() -> Self {
         Limits { max_envelope_size: 20 * MIB, max_event_size: MIB, max_attachment_size: 20 * MIB }
@@ -24,9 +31,9 @@ impl Default for Limits {
 impl Limits {
     /// The cap for one item of type `ty`; `None` means only the envelope cap applies.
     pub fn item_cap(&self, ty: &str) -> Option<usize> {
-        if super::envelope::EVENT_ITEM_TYPES.contains(&ty) {
+        if EVENT_SIZED.contains(&ty) {
             Some(self.max_event_size)
-        } else if ty == "attachment" {
+        } else if ATTACHMENT_SIZED.contains(&ty) {
             Some(self.max_attachment_size)
         } else {
             None

@@ -3,14 +3,17 @@
 
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod decode;
 pub mod envelope;
 pub mod http;
 pub mod id;
 pub mod ingest;
 pub mod limits;
+pub mod multipart;
 pub mod outcome;
 pub mod route;
+pub mod security;
 pub mod store;
 
 pub use http::{Headers, Request, Response};

@@ -30,6 +30,10 @@ pub enum DiscardReason {
     ProjectState,
     /// The request did not reach an ingest endpoint.
     Route,
+    /// The browser origin is not in the project's allowed domains.
+    Cors,
+    /// A crash upload was malformed.
+    Minidump,
 }
 
 impl DiscardReason {
@@ -45,6 +49,8 @@ impl DiscardReason {
             DiscardReason::TooLarge => "too_large",
             DiscardReason::ProjectState => "project_state",
             DiscardReason::Route => "route",
+            DiscardReason::Cors => "cors",
+            DiscardReason::Minidump => "invalid_minidump",
         }
     }
 }
@@ -81,6 +87,13 @@ pub enum Reject {
     InvalidEnvelope(String),
     InvalidJson(String),
     EmptyEnvelope,
+    EmptyBody,
+    InvalidEventId,
+    UnsupportedMediaType(String),
+    InvalidMultipart(String),
+    InvalidMinidump,
+    MissingMinidump,
+    OriginNotAllowed,
     /// The key's project state is unknown and could not be fetched now.
     ConfigUnavailable,
 }
@@ -92,14 +105,19 @@ impl Reject {
             Reject::NotFound => 404,
             Reject::MethodNotAllowed => 405,
             Reject::MissingAuth | Reject::MultipleAuth | Reject::InvalidAuth(_) | Reject::UnknownKey => 401,
-            Reject::KeyDisabled | Reject::ProjectDisabled | Reject::ProjectIdMismatch => 403,
+            Reject::KeyDisabled | Reject::ProjectDisabled | Reject::ProjectIdMismatch | Reject::OriginNotAllowed => 403,
             Reject::UnsupportedProtocolVersion(_)
             | Reject::DsnMismatch
             | Reject::BadEncoding(_)
             | Reject::InvalidEnvelope(_)
             | Reject::InvalidJson(_)
-            | Reject::EmptyEnvelope => 400,
-            Reject::UnsupportedEncoding(_) => 415,
+            | Reject::EmptyEnvelope
+            | Reject::EmptyBody
+            | Reject::InvalidEventId
+            | Reject::InvalidMultipart(_)
+            | Reject::InvalidMinidump
+            | Reject::MissingMinidump => 400,
+            Reject::UnsupportedEncoding(_) | Reject::UnsupportedMediaType(_) => 415,
             Reject::TooLarge { .. } => 413,
             Reject::ConfigUnavailable => 503,
         }
@@ -117,7 +135,13 @@ impl Reject {
             Reject::UnsupportedProtocolVersion(_) => DiscardReason::AuthVersion,
             Reject::ProjectDisabled | Reject::ConfigUnavailable => DiscardReason::ProjectState,
             Reject::ProjectIdMismatch | Reject::DsnMismatch => DiscardReason::ProjectId,
-            Reject::UnsupportedEncoding(_) | Reject::BadEncoding(_) => DiscardReason::Payload,
+            Reject::UnsupportedEncoding(_)
+            | Reject::BadEncoding(_)
+            | Reject::EmptyBody
+            | Reject::InvalidEventId
+            | Reject::UnsupportedMediaType(_) => DiscardReason::Payload,
+            Reject::InvalidMultipart(_) | Reject::InvalidMinidump | Reject::MissingMinidump => DiscardReason::Minidump,
+            Reject::OriginNotAllowed => DiscardReason::Cors,
             Reject::TooLarge { .. } => DiscardReason::TooLarge,
             Reject::InvalidEnvelope(_) => DiscardReason::InvalidEnvelope,
             Reject::InvalidJson(_) => DiscardReason::InvalidJson,
@@ -145,6 +169,13 @@ impl Reject {
             Reject::InvalidEnvelope(_) => "invalid_envelope",
             Reject::InvalidJson(_) => "invalid_json",
             Reject::EmptyEnvelope => "empty_envelope",
+            Reject::EmptyBody => "empty_body",
+            Reject::InvalidEventId => "invalid_event_id",
+            Reject::UnsupportedMediaType(_) => "unsupported_media_type",
+            Reject::InvalidMultipart(_) => "invalid_multipart",
+            Reject::InvalidMinidump => "invalid_minidump",
+            Reject::MissingMinidump => "missing_minidump",
+            Reject::OriginNotAllowed => "origin_not_allowed",
             Reject::ConfigUnavailable => "config_unavailable",
         }
     }
@@ -152,7 +183,10 @@ impl Reject {
     /// The JSON error response: `{"detail": "...", "causes": [...]}`.
     pub fn response(&self) -> Response {
         let causes: Vec<String> = match self {
-            Reject::BadEncoding(c) | Reject::InvalidEnvelope(c) | Reject::InvalidJson(c) => {
+            Reject::BadEncoding(c)
+            | Reject::InvalidEnvelope(c)
+            | Reject::InvalidJson(c)
+            | Reject::InvalidMultipart(c) => {
                 vec![c.clone()]
             }
             _ => Vec::new(),
@@ -161,6 +195,7 @@ impl Reject {
         if let Reject::ConfigUnavailable = self {
             response.headers.push(("retry-after".into(), "60".into()));
         }
+        super::cors::decorate(&mut response);
         response
     }
 }
@@ -196,6 +231,13 @@ impl fmt::Display for Reject {
             Reject::InvalidEnvelope(_) => write!(f, "invalid envelope"),
             Reject::InvalidJson(_) => write!(f, "invalid event payload"),
             Reject::EmptyEnvelope => write!(f, "empty envelope"),
+            Reject::EmptyBody => write!(f, "empty request body"),
+            Reject::InvalidEventId => write!(f, "invalid event id"),
+            Reject::UnsupportedMediaType(m) => write!(f, "unsupported media type: {m}"),
+            Reject::InvalidMultipart(_) => write!(f, "invalid multipart data"),
+            Reject::InvalidMinidump => write!(f, "invalid minidump"),
+            Reject::MissingMinidump => write!(f, "missing minidump"),
+            Reject::OriginNotAllowed => write!(f, "event submission rejected with_reason: Cors"),
             Reject::ConfigUnavailable => write!(f, "project configuration is unavailable"),
         }
     }

@@ -1,8 +1,11 @@
 //! Picket's one integration test binary: the core on real SDK captures, and the whole system
 //! (origin on SQLite + edge in workerd + real Sentry clients) end to end.
 
+mod conformance;
+mod conformance_run;
 mod core_decisions;
 mod dev_script;
 mod e2e;
 mod harness;
+mod upstream;
 mod vectors;

@@ -89,6 +89,41 @@ fn issue_query(raw: Option<&str>) -> Result<(Option<String>, Vec<String>), ApiEr
     Ok((status, text))
 }
 
+/// `GET /api/0/projects/{org}/{project}/`
+pub async fn project(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    Ok(Json(serialize::project_details(&project, &auth.0)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectUpdate {
+    allowed_domains: Option<Vec<String>>,
+}
+
+/// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields (`allowedDomains` so far).
+pub async fn update_project(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, slug)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let project = auth.project(&state, &org, &slug).await?;
+    let update: ProjectUpdate =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    if let Some(domains) = update.allowed_domains {
+        let domains: Vec<String> =
+            domains.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
+        state.store.set_allowed_domains(project.id, &domains).await?;
+    }
+    let project = auth.project(&state, &org, &slug).await?;
+    Ok(Json(serialize::project_details(&project, &auth.0)))
+}
+
 pub async fn issues(
     State(state): State<AppState>,
     auth: OrgAuth,

@@ -41,7 +41,9 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     match core::judge(prepared, project_state.as_ref()) {
         Ok(accepted) => {
             let received_ms = chrono::Utc::now().timestamp_millis();
-            let envelope = process::process(accepted.forward.project_id as i64, accepted.forward.body, received_ms);
+            let forward = accepted.forward;
+            let envelope =
+                process::process(forward.project_id as i64, forward.body, received_ms, forward.client_ip.as_deref());
             match state.store.accept(envelope).await {
                 Ok(_) => send(accepted.response),
                 Err(e) => unavailable(e),

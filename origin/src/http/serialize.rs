@@ -20,6 +20,16 @@ fn project_json(project: &Project) -> Value {
     })
 }
 
+/// A project's details (`GET`/`PUT /api/0/projects/{org}/{project}/`).
+pub fn project_details(project: &Project, org: &Organization) -> Value {
+    let mut out = project_json(project);
+    let map = out.as_object_mut().expect("built as an object");
+    map.insert("dateCreated".into(), Value::String(iso(project.date_created_ms)));
+    map.insert("organization".into(), json!({ "id": org.id.to_string(), "slug": org.slug, "name": org.name }));
+    map.insert("allowedDomains".into(), json!(project.allowed_domains));
+    out
+}
+
 pub fn short_id(project: &Project, number: i64) -> String {
     format!("{}-{number}", project.slug.to_uppercase())
 }

@@ -3,6 +3,7 @@
 //! items that are not error events stay in the stored envelope.
 
 pub mod group;
+mod security;
 
 use chrono::{DateTime, Utc};
 use picket::core::envelope::Envelope;
@@ -12,16 +13,16 @@ use crate::store::{AcceptedEnvelope, Drop, NewEvent};
 
 const LEVELS: &[&str] = &["fatal", "error", "warning", "info", "debug"];
 
-/// Processes the envelope the core accepted for `project_id`.
-pub fn process(project_id: i64, body: Vec<u8>, received_ms: i64) -> AcceptedEnvelope {
+/// Processes the envelope the core accepted for `project_id`; `client_ip` resolves `{{auto}}`.
+pub fn process(project_id: i64, body: Vec<u8>, received_ms: i64, client_ip: Option<&str>) -> AcceptedEnvelope {
     let mut events = Vec::new();
     let mut drops = Vec::new();
     let envelope = Envelope::parse(&body);
     let event_id = envelope.as_ref().ok().and_then(Envelope::event_id).map(|id| id.simple());
     match &envelope {
         Ok(envelope) => {
-            for item in envelope.items.iter().filter(|i| i.ty() == "event") {
-                match event(event_id.as_deref(), &item.payload, received_ms) {
+            for payload in event_payloads(envelope) {
+                match payload.and_then(|p| event(event_id.as_deref(), p, received_ms, client_ip)) {
                     Ok(ev) => events.push(ev),
                     Err(reason) => drops.push(Drop { category: "error".into(), reason: reason.into() }),
                 }
@@ -32,11 +33,40 @@ pub fn process(project_id: i64, body: Vec<u8>, received_ms: i64) -> AcceptedEnve
     AcceptedEnvelope { project_id, event_id, received_ms, body, events, drops }
 }
 
-/// Normalizes one error event's payload into a [`NewEvent`].
-fn event(envelope_event_id: Option<&str>, payload: &[u8], received_ms: i64) -> Result<NewEvent, &'static str> {
-    let Ok(Value::Object(mut ev)) = serde_json::from_slice::<Value>(payload) else {
-        return Err("invalid_json");
-    };
+/// The event payloads an envelope carries: `event` items as they are, security reports turned
+/// into `security` events, and a minidump without an event item made into a native crash.
+fn event_payloads(envelope: &Envelope) -> Vec<Result<Map<String, Value>, &'static str>> {
+    let mut out = Vec::new();
+    for item in &envelope.items {
+        match item.ty() {
+            "event" => out.push(match serde_json::from_slice::<Value>(&item.payload) {
+                Ok(Value::Object(ev)) => Ok(ev),
+                _ => Err("invalid_json"),
+            }),
+            "raw_security" => {
+                out.push(security::event_from_report(&item.payload, &item.headers).ok_or("security_report"))
+            }
+            _ => {}
+        }
+    }
+    let has_event = envelope.items.iter().any(|i| i.ty() == "event");
+    let minidump = envelope
+        .items
+        .iter()
+        .any(|i| i.headers.get("attachment_type").and_then(Value::as_str) == Some("event.minidump"));
+    if minidump && !has_event {
+        out.push(Ok(security::native_crash()));
+    }
+    out
+}
+
+/// Normalizes one event payload into a [`NewEvent`].
+fn event(
+    envelope_event_id: Option<&str>,
+    mut ev: Map<String, Value>,
+    received_ms: i64,
+    client_ip: Option<&str>,
+) -> Result<NewEvent, &'static str> {
     let event_id = envelope_event_id
         .map(str::to_string)
         .or_else(|| {
@@ -57,6 +87,9 @@ fn event(envelope_event_id: Option<&str>, payload: &[u8], received_ms: i64) -> R
     ev.insert("received".into(), Value::from(received_ms as f64 / 1000.0));
     ev.insert("level".into(), Value::String(level.clone()));
     ev.insert("platform".into(), Value::String(platform.clone()));
+    if let Some(ip) = client_ip {
+        resolve_auto_ip(&mut ev, ip);
+    }
     let summary = group::summarize(&ev);
     Ok(NewEvent {
         event_id,
@@ -72,6 +105,23 @@ fn event(envelope_event_id: Option<&str>, payload: &[u8], received_ms: i64) -> R
         metadata: summary.metadata,
         payload: Value::Object(ev),
     })
+}
+
+/// Replaces `{{auto}}` in `user.ip_address` and `request.env.REMOTE_ADDR` with the client's
+/// address, as Relay does.
+fn resolve_auto_ip(ev: &mut Map<String, Value>, ip: &str) {
+    let auto = |v: Option<&Value>| v.and_then(Value::as_str) == Some("{{auto}}");
+    if let Some(user) = ev.get_mut("user").and_then(Value::as_object_mut) {
+        if auto(user.get("ip_address")) {
+            user.insert("ip_address".into(), Value::String(ip.to_string()));
+        }
+    }
+    let env = ev.get_mut("request").and_then(|r| r.get_mut("env")).and_then(Value::as_object_mut);
+    if let Some(env) = env {
+        if auto(env.get("REMOTE_ADDR")) {
+            env.insert("REMOTE_ADDR".into(), Value::String(ip.to_string()));
+        }
+    }
 }
 
 /// A Sentry timestamp: seconds since the epoch (number) or RFC 3339 text.
@@ -105,7 +155,7 @@ mod tests {
     #[test]
     fn processes_events_and_records_bad_ones() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{\"message\":\"m\",\"timestamp\":\"2026-11-21T04:37:11.5Z\",\"level\":\"warn\",\"user\":{\"id\":7}}\n{\"type\":\"event\"}\nnot json\n{\"type\":\"attachment\"}\nraw\n".to_vec();
-        let acc = process(1, body, 5);
+        let acc = process(1, body, 5, None);
         assert_eq!(acc.event_id.as_deref(), Some("fc6d8c0c43fc4630ad850ee518f1b9d0"));
         assert_eq!(acc.events.len(), 1);
         let ev = &acc.events[0];
@@ -117,8 +167,17 @@ mod tests {
     }
 
     #[test]
+    fn auto_ips_take_the_client_address() {
+        let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{\"user\":{\"ip_address\":\"{{auto}}\"},\"request\":{\"env\":{\"REMOTE_ADDR\":\"{{auto}}\"}}}\n".to_vec();
+        let ev = &process(1, body, 1, Some("203.0.113.7")).events[0];
+        assert_eq!(ev.payload["user"]["ip_address"], "203.0.113.7");
+        assert_eq!(ev.payload["request"]["env"]["REMOTE_ADDR"], "203.0.113.7");
+        assert_eq!(ev.user_ident.as_deref(), Some("ip_address:203.0.113.7"));
+    }
+
+    #[test]
     fn missing_timestamps_take_the_receive_time() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{}\n".to_vec();
-        assert_eq!(process(1, body, 1234).events[0].timestamp_ms, 1234);
+        assert_eq!(process(1, body, 1234, None).events[0].timestamp_ms, 1234);
     }
 }

@@ -27,6 +27,7 @@ pub struct Project {
     pub slug: String,
     pub name: String,
     pub platform: Option<String>,
+    pub allowed_domains: Vec<String>,
     pub date_created_ms: i64,
 }
 
@@ -145,6 +146,8 @@ pub trait Store: Send + Sync + 'static {
     async fn token_organization(&self, token_sha256: &str) -> StoreResult<Option<Organization>>;
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
     async fn project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
+    /// Sets the browser origins a project accepts (`allowedDomains`).
+    async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()>;
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;
     async fn events(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>>;
     async fn event(&self, project_id: i64, event_id: &str) -> StoreResult<Option<Event>>;

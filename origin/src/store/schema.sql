@@ -12,6 +12,8 @@ CREATE TABLE IF NOT EXISTS projects (
     name TEXT NOT NULL,
     platform TEXT,
     disabled INTEGER NOT NULL DEFAULT 0,
+    -- Browser origins allowed to send (JSON list of patterns; Sentry's default is any).
+    allowed_domains TEXT NOT NULL DEFAULT '["*"]',
     next_short_id INTEGER NOT NULL DEFAULT 1,
     date_created INTEGER NOT NULL,
     UNIQUE (organization_id, slug)

@@ -176,17 +176,18 @@ impl Store for SqliteStore {
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>> {
         let key = public_key.to_ascii_lowercase();
         self.with(move |c| {
-            let project: Option<(i64, i64, String, bool)> = c
+            let project: Option<(i64, i64, String, bool, Value)> = c
                 .query_row(
-                    "SELECT p.id, p.organization_id, p.slug, p.disabled FROM project_keys k \
+                    "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains FROM project_keys k \
                      JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
                     params![key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, json_column(r, 4)?)),
                 )
                 .optional()?;
-            let Some((project_id, organization_id, slug, disabled)) = project else {
+            let Some((project_id, organization_id, slug, disabled, domains)) = project else {
                 return Ok(None);
             };
+            let allowed_domains = serde_json::from_value(domains).unwrap_or_default();
             let mut stmt =
                 c.prepare("SELECT public_key, id, is_active FROM project_keys WHERE project_id = ?1 ORDER BY id")?;
             let public_keys = stmt
@@ -200,7 +201,7 @@ impl Store for SqliteStore {
                 public_keys,
                 slug: Some(slug),
                 organization_id: Some(organization_id as u64),
-                config: ProjectConfig::default(),
+                config: ProjectConfig { allowed_domains, ..ProjectConfig::default() },
             }))
         })
         .await
@@ -263,7 +264,7 @@ impl Store for SqliteStore {
         let slug = slug.to_string();
         self.with(move |c| {
             c.query_row(
-                "SELECT id, organization_id, slug, name, platform, date_created FROM projects \
+                "SELECT id, organization_id, slug, name, platform, date_created, allowed_domains FROM projects \
                  WHERE organization_id = ?1 AND slug = ?2",
                 params![organization_id, slug],
                 |r| {
@@ -274,10 +275,20 @@ impl Store for SqliteStore {
                         name: r.get(3)?,
                         platform: r.get(4)?,
                         date_created_ms: r.get(5)?,
+                        allowed_domains: serde_json::from_value(json_column(r, 6)?).unwrap_or_default(),
                     })
                 },
             )
             .optional()
+        })
+        .await
+    }
+
+    async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()> {
+        let domains = serde_json::to_string(domains)?;
+        self.with(move |c| {
+            c.execute("UPDATE projects SET allowed_domains = ?2 WHERE id = ?1", params![project_id, domains])
+                .map(|_| ())
         })
         .await
     }

@@ -1,0 +1,80 @@
+//! A recording upstream for edge conformance runs: it serves project configs for one key (as
+//! the origin would) and records every envelope the edge forwards, so tests can compare the
+//! forwarded bytes exactly. The real origin is what the end-to-end tests use.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use serde_json::{json, Value};
+
+/// One forwarded request as the upstream received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub struct Upstream {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Upstream {
+    /// Serves `key` as a key of project `project_id` with the given `allowedDomains`.
+    pub fn start(key: &str, project_id: u64, allowed_domains: Value) -> Upstream {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the upstream"));
+        let url = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let state = json!({
+            "projectId": project_id,
+            "disabled": false,
+            "publicKeys": [{ "publicKey": key, "numericId": 1, "isEnabled": true }],
+            "slug": "conformance",
+            "organizationId": 1,
+            "config": { "allowedDomains": allowed_domains },
+        });
+        let (srv, rec, key) = (server.clone(), received.clone(), key.to_string());
+        let thread = thread::spawn(move || {
+            for mut request in srv.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = request.as_reader().read_to_end(&mut body);
+                let path = request.url().split('?').next().unwrap_or("").to_string();
+                let answer = if path == "/api/0/relays/projectconfigs/" {
+                    let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let mut configs = serde_json::Map::new();
+                    for k in asked["publicKeys"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        if k == key {
+                            configs.insert(k.to_string(), state.clone());
+                        }
+                    }
+                    json!({ "configs": configs, "pending": [] })
+                } else if path.ends_with("/envelope/") {
+                    let headers =
+                        request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect();
+                    rec.lock().unwrap().push(Received { path, headers, body });
+                    json!({})
+                } else {
+                    json!({ "detail": "not found" })
+                };
+                let _ = request.respond(tiny_http::Response::from_string(answer.to_string()));
+            }
+        });
+        Upstream { url, received, server, thread: Some(thread) }
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
