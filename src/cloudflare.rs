@@ -24,6 +24,16 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     console_error_panic_hook::set_once();
     let origin = env.var("ORIGIN_URL")?.to_string();
     let origin = origin.trim_end_matches('/').to_string();
+    let limits = match Limits::from_settings(|name| env.var(name).ok().map(|v| v.to_string())) {
+        Ok(limits) => limits,
+        Err(e) => {
+            console_error!("picket: bad limit settings: {e}");
+            return respond(Reject::Misconfigured(e).response());
+        }
+    };
+    if let Err(reject) = limits.admit(req.headers().get("content-length")?.as_deref()) {
+        return respond(reject.response());
+    }
     let url = req.url()?;
     let method = req.method().to_string();
     let headers: picket::Headers = req.headers().entries().collect();
@@ -37,7 +47,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         body: &body,
         client_ip: client_ip.as_deref(),
     };
-    let prepared = match picket::prepare(&request, &Limits::default(), fresh_event_id()?) {
+    let prepared = match picket::prepare(&request, &limits, fresh_event_id()?) {
         Ok(Step::Respond(response)) => return respond(response),
         Ok(Step::NeedState(prepared)) => prepared,
         Err(reject) => return respond(reject.response()),

@@ -53,7 +53,9 @@ async fn main() -> anyhow::Result<()> {
             if let Some(b) = bootstrap::ensure(&store, &data_dir, &org, &project).await? {
                 tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
             }
-            let state = AppState { store: Arc::new(store), limits: Limits::default() };
+            let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
+                .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
+            let state = AppState { store: Arc::new(store), limits };
             let listener = TcpListener::bind(bind).await?;
             // Tests and scripts read this line to learn the port.
             println!("picket-origin listening on http://{}", listener.local_addr()?);

@@ -2,6 +2,8 @@
 //! memory per request: compressed body + decoded body + one item copy stay far below an
 //! isolate's 128 MB.
 
+use super::outcome::{Oversized, Reject};
+
 /// Byte limits applied by the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -29,6 +31,38 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Reads `MAX_ENVELOPE_SIZE`, `MAX_EVENT_SIZE` and `MAX_ATTACHMENT_SIZE` (bytes) through
+    /// `get`; unset ones keep their defaults, malformed or zero ones are an error.
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
+        let mut limits = Limits::default();
+        for (name, slot) in [
+            ("MAX_ENVELOPE_SIZE", &mut limits.max_envelope_size),
+            ("MAX_EVENT_SIZE", &mut limits.max_event_size),
+            ("MAX_ATTACHMENT_SIZE", &mut limits.max_attachment_size),
+        ] {
+            if let Some(raw) = get(name) {
+                *slot = raw
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("{name} must be a positive number of bytes, not {raw:?}"))?;
+            }
+        }
+        Ok(limits)
+    }
+
+    /// Refuses a body by its declared `Content-Length` before anyone reads it: a compressed
+    /// body larger than the decoded limit cannot be valid.
+    pub fn admit(&self, content_length: Option<&str>) -> Result<(), Reject> {
+        match content_length.and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(n) if n > self.max_envelope_size as u64 => {
+                Err(Reject::TooLarge { what: Oversized::Body, limit: self.max_envelope_size })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The cap for one item of type `ty`; `None` means only the envelope cap applies.
     pub fn item_cap(&self, ty: &str) -> Option<usize> {
         if EVENT_SIZED.contains(&ty) {
@@ -38,5 +72,26 @@ impl Limits {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_override_defaults_and_bad_ones_are_refused() {
+        let l = Limits::from_settings(|n| (n == "MAX_EVENT_SIZE").then(|| "1000".to_string())).unwrap();
+        assert_eq!((l.max_event_size, l.max_envelope_size), (1000, 20 * MIB));
+        assert!(Limits::from_settings(|_| Some("lots".to_string())).is_err());
+        assert!(Limits::from_settings(|_| Some("0".to_string())).is_err());
+    }
+
+    #[test]
+    fn content_length_over_the_envelope_limit_is_refused_unread() {
+        let l = Limits::default();
+        assert!(l.admit(Some("20971520")).is_ok());
+        assert_eq!(l.admit(Some("20971521")).unwrap_err().status(), 413);
+        assert!(l.admit(None).is_ok());
     }
 }

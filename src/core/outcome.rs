@@ -34,6 +34,8 @@ pub enum DiscardReason {
     Cors,
     /// A crash upload was malformed.
     Minidump,
+    /// The server could not handle it.
+    Internal,
 }
 
 impl DiscardReason {
@@ -51,6 +53,7 @@ impl DiscardReason {
             DiscardReason::Route => "route",
             DiscardReason::Cors => "cors",
             DiscardReason::Minidump => "invalid_minidump",
+            DiscardReason::Internal => "internal",
         }
     }
 }
@@ -96,6 +99,8 @@ pub enum Reject {
     OriginNotAllowed,
     /// The key's project state is unknown and could not be fetched now.
     ConfigUnavailable,
+    /// The deployment's own settings are invalid.
+    Misconfigured(String),
 }
 
 impl Reject {
@@ -120,6 +125,7 @@ impl Reject {
             Reject::UnsupportedEncoding(_) | Reject::UnsupportedMediaType(_) => 415,
             Reject::TooLarge { .. } => 413,
             Reject::ConfigUnavailable => 503,
+            Reject::Misconfigured(_) => 500,
         }
     }
 
@@ -134,6 +140,7 @@ impl Reject {
             | Reject::KeyDisabled => DiscardReason::Auth,
             Reject::UnsupportedProtocolVersion(_) => DiscardReason::AuthVersion,
             Reject::ProjectDisabled | Reject::ConfigUnavailable => DiscardReason::ProjectState,
+            Reject::Misconfigured(_) => DiscardReason::Internal,
             Reject::ProjectIdMismatch | Reject::DsnMismatch => DiscardReason::ProjectId,
             Reject::UnsupportedEncoding(_)
             | Reject::BadEncoding(_)
@@ -177,6 +184,7 @@ impl Reject {
             Reject::MissingMinidump => "missing_minidump",
             Reject::OriginNotAllowed => "origin_not_allowed",
             Reject::ConfigUnavailable => "config_unavailable",
+            Reject::Misconfigured(_) => "misconfigured",
         }
     }
 
@@ -239,6 +247,7 @@ impl fmt::Display for Reject {
             Reject::MissingMinidump => write!(f, "missing minidump"),
             Reject::OriginNotAllowed => write!(f, "event submission rejected with_reason: Cors"),
             Reject::ConfigUnavailable => write!(f, "project configuration is unavailable"),
+            Reject::Misconfigured(why) => write!(f, "the server is misconfigured: {why}"),
         }
     }
 }

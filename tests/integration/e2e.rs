@@ -202,3 +202,33 @@ fn a_redelivered_event_is_stored_and_counted_once() {
     assert_eq!(issues.len(), 1, "both messages read `once`: one issue");
     assert_eq!(issues[0]["count"], "2", "the redelivered event counts once, the marker once");
 }
+
+#[test]
+fn size_limits_come_from_wrangler_vars_and_origin_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start_with(dir.path(), "127.0.0.1:0", &[("PICKET_MAX_EVENT_SIZE", "2000")]);
+    let edge = Edge::start_with(&origin.url, &[("MAX_EVENT_SIZE", "2000"), ("MAX_ENVELOPE_SIZE", "50000")]);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
+    let pid = origin.bootstrap.project_id;
+    let event = |size: usize| {
+        let payload = format!("{{\"message\":\"{}\"}}", "x".repeat(size - 14));
+        format!("{{}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n", payload.len())
+    };
+    for base in [&edge.url, &origin.url] {
+        let url = format!("{base}/api/{pid}/envelope/");
+        let big = request("POST", &url, &[("x-sentry-auth", &auth)], event(2001).as_bytes()).unwrap();
+        assert_eq!(
+            (big.status, big.json()["detail"].as_str()),
+            (413, Some("event item exceeds the limit of 2000 bytes"))
+        );
+        let fits = request("POST", &url, &[("x-sentry-auth", &auth)], event(2000).as_bytes()).unwrap();
+        assert_eq!(fits.status, 200, "{base}");
+    }
+    // A declared body over the envelope limit is refused before it is read.
+    let url = format!("{}/api/{pid}/envelope/", edge.url);
+    let reply = request("POST", &url, &[("x-sentry-auth", &auth)], &vec![b' '; 60_000]).unwrap();
+    assert_eq!(
+        (reply.status, reply.json()["detail"].as_str()),
+        (413, Some("request body exceeds the limit of 50000 bytes"))
+    );
+}

@@ -148,9 +148,15 @@ impl Origin {
 
     /// Starts on a given address (to restart on the port the edge already knows).
     pub fn start_on(data_dir: &Path, bind: &str) -> Origin {
+        Self::start_with(data_dir, bind, &[])
+    }
+
+    /// Starts with extra environment variables (`PICKET_*` settings).
+    pub fn start_with(data_dir: &Path, bind: &str, envs: &[(&str, &str)]) -> Origin {
         let mut child = Command::new(origin_binary())
             .args(["serve", "--bind", bind, "--data-dir"])
             .arg(data_dir)
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -228,6 +234,11 @@ pub struct Edge {
 
 impl Edge {
     pub fn start(origin_url: &str) -> Edge {
+        Self::start_with(origin_url, &[])
+    }
+
+    /// Starts with extra wrangler vars (`NAME`, `value`).
+    pub fn start_with(origin_url: &str, vars: &[(&str, &str)]) -> Edge {
         let root = root();
         assert!(root.join("build/index.js").exists(), "build/ is missing: run scripts/build-edge (scripts/test does)");
         let wrangler = root.join("node_modules/.bin/wrangler");
@@ -240,6 +251,7 @@ impl Edge {
             .current_dir(&root)
             .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string(), "--inspector-port", "0"])
             .args(["--var", &format!("ORIGIN_URL:{origin_url}"), "--show-interactive-dev-session=false"])
+            .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]))
             .arg("--persist-to")
             .arg(state.path())
             .env("PATH", path)

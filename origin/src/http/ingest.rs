@@ -16,6 +16,10 @@ use crate::{ids, process};
 pub async fn ingest(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let limit = state.limits.max_envelope_size;
+    let declared = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    if let Err(reject) = state.limits.admit(declared) {
+        return send(reject.response());
+    }
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return send(Reject::TooLarge { what: Oversized::Body, limit }.response());
     };
