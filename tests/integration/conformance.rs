@@ -86,6 +86,11 @@ fn generate(spec: &Value, id: &str) -> Vec<u8> {
     if let Some(n) = spec["zeros"].as_u64() {
         return vec![0; n as usize];
     }
+    if let Some(m) = spec.get("gzip_members") {
+        // Concatenated gzip members decode to their concatenation: a 10 GiB bomb in ~10 MB.
+        let member = gzip(&vec![0; m["zeros_each"].as_u64().unwrap() as usize]);
+        return member.repeat(m["count"].as_u64().unwrap() as usize);
+    }
     if let Some(n) = spec["store_event_size"].as_u64() {
         return padded_event(n as usize, &format!("{{\"event_id\":\"{id}\",\"message\":\""));
     }
@@ -98,7 +103,7 @@ fn generate(spec: &Value, id: &str) -> Vec<u8> {
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
