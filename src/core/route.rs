@@ -28,19 +28,6 @@ impl Endpoint {
     pub fn is_ingest(self) -> bool {
         !matches!(self, Endpoint::HealthLive | Endpoint::HealthReady)
     }
-
-    /// Relay's endpoint name, for logs and stats.
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::Envelope => "envelope",
-            Endpoint::Store => "store",
-            Endpoint::Security => "security",
-            Endpoint::Minidump => "minidump",
-            Endpoint::Attachments(_) => "attachments",
-            Endpoint::HealthLive => "healthcheck_live",
-            Endpoint::HealthReady => "healthcheck_ready",
-        }
-    }
 }
 
 /// What the request asks of the endpoint.

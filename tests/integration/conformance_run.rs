@@ -7,7 +7,6 @@ use std::time::Duration;
 use picket::core::envelope::Envelope;
 use picket::core::limits::Limits;
 use picket::core::{judge, prepare, EventId, Headers, Request, Step};
-use serde_json::Value;
 
 use crate::conformance::{allowed_domains, cases, check, Case, Observed, Vars};
 use crate::harness::{request, wait_for, Edge, Origin, SENTRY_CLI_KEY};
@@ -155,5 +154,16 @@ fn conformance_origin_ingest() {
         }
     }
     report(failures, all.len(), "the origin");
-    let _: Value = origin.project_api("issues/?query=").json();
+    // What processing made of the non-event items it stored.
+    let issues = origin.project_api("issues/?query=").json();
+    let titles: Vec<&str> = issues.as_array().unwrap().iter().filter_map(|i| i["title"].as_str()).collect();
+    for want in [
+        "Blocked 'script' from 'evil.example'",
+        "Blocked 'image' from 'cdn.evil.example'",
+        "Expect-CT failed for 'shop.example'",
+        "Public key pinning validation failed for 'shop.example'",
+        "Minidump: native crash report",
+    ] {
+        assert!(titles.contains(&want), "no issue {want:?} among {titles:?}");
+    }
 }
