@@ -8,12 +8,15 @@ use picket::core::limits::Limits;
 
 use crate::http::{api, ingest, relay};
 use crate::store::Store;
+use crate::worker::Queue;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub limits: Limits,
+    /// The processing queue's bookkeeping (backpressure and wake-ups).
+    pub queue: Arc<Queue>,
 }
 
 /// Builds the origin's router over `state`.

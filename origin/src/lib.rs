@@ -8,5 +8,6 @@ pub mod http;
 pub mod ids;
 pub mod process;
 pub mod store;
+pub mod worker;
 
 pub use app::{app, AppState};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use picket::core::limits::Limits;
-use picket_origin::store::SqliteStore;
+use picket_origin::store::{SqliteStore, Store};
+use picket_origin::worker::{self, Queue};
 use picket_origin::{app, bootstrap, AppState};
 use tokio::net::TcpListener;
 
@@ -55,12 +56,18 @@ async fn main() -> anyhow::Result<()> {
             }
             let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
                 .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
-            let state = AppState { store: Arc::new(store), limits };
+            let store: Arc<dyn Store> = Arc::new(store);
+            let capacity = std::env::var("PICKET_MAX_PENDING").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+            let queue = Arc::new(Queue::new(store.pending_count().await?, capacity));
+            let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
+            let state = AppState { store, limits, queue };
             let listener = TcpListener::bind(bind).await?;
             // Tests and scripts read this line to learn the port.
             println!("picket-origin listening on http://{}", listener.local_addr()?);
             let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
+            // Whatever is still queued is on disk and is processed on the next start.
+            worker.abort();
             tracing::info!("stopped");
             Ok(())
         }

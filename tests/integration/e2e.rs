@@ -232,3 +232,18 @@ fn size_limits_come_from_wrangler_vars_and_origin_settings() {
         (413, Some("request body exceeds the limit of 50000 bytes"))
     );
 }
+
+#[test]
+fn a_full_processing_queue_answers_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start_with(dir.path(), "127.0.0.1:0", &[("PICKET_MAX_PENDING", "0")]);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
+    let url = format!("{}/api/{}/envelope/", origin.url, origin.bootstrap.project_id);
+    let body = b"{\"event_id\":\"66666666666666666666666666666666\"}\n{\"type\":\"event\"}\n{\"message\":\"busy\"}\n";
+    let reply = request("POST", &url, &[("x-sentry-auth", &auth)], body).unwrap();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("5"));
+    assert!(reply.json()["detail"].as_str().unwrap().contains("busy"));
+    // Nothing was accepted, so nothing may appear.
+    assert!(origin.project_api("events/").json().as_array().unwrap().is_empty());
+}

@@ -11,7 +11,8 @@ use picket::core::{self, Headers, Reject, Step};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::{ids, process};
+use crate::ids;
+use crate::store::{AcceptResult, AcceptedEnvelope};
 
 pub async fn ingest(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -44,12 +45,23 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     };
     match core::judge(prepared, project_state.as_ref()) {
         Ok(accepted) => {
-            let received_ms = chrono::Utc::now().timestamp_millis();
+            if state.queue.is_full() {
+                return busy();
+            }
             let forward = accepted.forward;
-            let envelope =
-                process::process(forward.project_id as i64, forward.body, received_ms, forward.client_ip.as_deref());
+            let envelope = AcceptedEnvelope {
+                project_id: forward.project_id as i64,
+                event_id: forward.event_id.map(|id| id.simple()),
+                received_ms: chrono::Utc::now().timestamp_millis(),
+                client_ip: forward.client_ip,
+                body: forward.body,
+            };
             match state.store.accept(envelope).await {
-                Ok(_) => send(accepted.response),
+                Ok(AcceptResult::Stored) => {
+                    state.queue.pushed();
+                    send(accepted.response)
+                }
+                Ok(AcceptResult::Duplicate) => send(accepted.response),
                 Err(e) => unavailable(e),
             }
         }
@@ -61,6 +73,12 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
 fn unavailable(e: anyhow::Error) -> Response {
     tracing::error!(error = %e, "could not store an envelope");
     let body = json!({ "detail": "storage is unavailable, try again", "causes": [] });
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], axum::Json(body)).into_response()
+}
+
+/// The processing queue is full: nothing was accepted, so the client must retry later.
+fn busy() -> Response {
+    let body = json!({ "detail": "the origin is busy processing, try again", "causes": [] });
     (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], axum::Json(body)).into_response()
 }
 

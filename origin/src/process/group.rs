@@ -1,6 +1,11 @@
 //! Titles, culprits and grouping as Sentry shows them: an explicit `fingerprint` (with
-//! `{{ default }}`), else the exception chain's types and values, else the message.
+//! `{{ default }}`), else the exception chain — each exception's type and in-app frames
+//! (module or file, and function; never line numbers), or its type and masked value when it
+//! has no in-app frames — else the message template with numbers, hex, UUIDs and IPs masked.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -93,18 +98,70 @@ fn frame_culprit(exc: &Map<String, Value>) -> Option<String> {
     })
 }
 
-/// What groups without a fingerprint: the exception chain, else the message, else the title.
+/// `module` (or `filename`) and `function` of each in-app frame, oldest first.
+fn in_app_frames(exc: &Map<String, Value>) -> Vec<String> {
+    let frames = exc.get("stacktrace").and_then(|s| s.get("frames")).and_then(Value::as_array);
+    frames
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .filter(|f| f.get("in_app").and_then(Value::as_bool) == Some(true))
+        .map(|f| {
+            let place = str_field(f, "module").or_else(|| str_field(f, "filename")).unwrap_or("?");
+            format!("{place}:{}", str_field(f, "function").unwrap_or("?"))
+        })
+        .collect()
+}
+
+static UUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b").expect("valid")
+});
+static IP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{1,3}(?:\.\d{1,3}){3}\b").expect("valid"));
+static HEX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})\b").expect("valid"));
+// Any run of digits, also inside words (`30s`, `v2`): both sides of a comparison mask alike.
+static INT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+(?:\.\d+)?").expect("valid"));
+
+/// A message with its variable parts masked, so `user 17 not found` and `user 42 not found`
+/// group together.
+pub fn mask(text: &str) -> String {
+    let text = UUID.replace_all(text, "<uuid>");
+    let text = IP.replace_all(&text, "<ip>");
+    let text = HEX.replace_all(&text, |c: &regex::Captures| {
+        let m = &c[0];
+        let is_hex = m.starts_with("0x") || m.starts_with("0X") || m.bytes().any(|b| b.is_ascii_digit());
+        if is_hex {
+            "<hex>".to_string()
+        } else {
+            m.to_string()
+        }
+    });
+    INT.replace_all(&text, "<int>").into_owned()
+}
+
+/// The message's template when it has one (`logentry.message` with params), else its text.
+fn message_template(event: &Map<String, Value>) -> String {
+    let logentry = event.get("logentry").and_then(Value::as_object);
+    logentry.and_then(|l| str_field(l, "message")).map(str::to_string).unwrap_or_else(|| message(event))
+}
+
+/// What groups without a fingerprint: the exception chain, else the message.
 fn default_components(event: &Map<String, Value>) -> Vec<String> {
     let excs = exceptions(event);
     if !excs.is_empty() {
         let mut parts = vec!["exception".to_string()];
         for exc in excs {
             parts.push(str_field(exc, "type").unwrap_or("").to_string());
-            parts.push(str_field(exc, "value").unwrap_or("").to_string());
+            let frames = in_app_frames(exc);
+            if frames.is_empty() {
+                parts.push(mask(str_field(exc, "value").unwrap_or("")));
+            } else {
+                parts.extend(frames);
+            }
         }
         return parts;
     }
-    vec!["message".to_string(), message(event)]
+    vec!["message".to_string(), mask(&message_template(event))]
 }
 
 /// The components that decide the issue, with `{{ default }}` expanded in a fingerprint.
@@ -186,5 +243,15 @@ mod tests {
         let db = obj(json!({"fingerprint":["{{default}}","x"],"message":"two"}));
         assert_ne!(group_hash(&da), group_hash(&db));
         assert_eq!(components(&da), vec!["fingerprint", "message", "one", "x"]);
+    }
+
+    #[test]
+    fn masks_variable_parts() {
+        assert_eq!(mask("user 17 not found"), "user <int> not found");
+        assert_eq!(
+            mask("id 9ec79c33-ec99-42ab-8353-589fcb2e04dc at 0x7fff1234 from 10.0.0.12"),
+            "id <uuid> at <hex> from <ip>"
+        );
+        assert_eq!(mask("hash deadbeef12 vs decade"), "hash <hex> vs decade");
     }
 }

@@ -2,6 +2,8 @@
 //! grouped) plus the drops processing made, each with its reason. Nothing is skipped silently;
 //! items that are not error events stay in the stored envelope.
 
+#[cfg(test)]
+mod golden;
 pub mod group;
 mod security;
 
@@ -9,15 +11,16 @@ use chrono::{DateTime, Utc};
 use picket::core::envelope::Envelope;
 use serde_json::{Map, Value};
 
-use crate::store::{AcceptedEnvelope, Drop, NewEvent};
+use crate::store::{AcceptedEnvelope, Drop, NewEvent, Processed};
 
 const LEVELS: &[&str] = &["fatal", "error", "warning", "info", "debug"];
 
-/// Processes the envelope the core accepted for `project_id`; `client_ip` resolves `{{auto}}`.
-pub fn process(project_id: i64, body: Vec<u8>, received_ms: i64, client_ip: Option<&str>) -> AcceptedEnvelope {
+/// Processes an accepted envelope into events and drops.
+pub fn process(accepted: &AcceptedEnvelope) -> Processed {
+    let (received_ms, client_ip) = (accepted.received_ms, accepted.client_ip.as_deref());
     let mut events = Vec::new();
     let mut drops = Vec::new();
-    let envelope = Envelope::parse(&body);
+    let envelope = Envelope::parse(&accepted.body);
     let event_id = envelope.as_ref().ok().and_then(Envelope::event_id).map(|id| id.simple());
     match &envelope {
         Ok(envelope) => {
@@ -30,7 +33,7 @@ pub fn process(project_id: i64, body: Vec<u8>, received_ms: i64, client_ip: Opti
         }
         Err(_) => drops.push(Drop { category: "default".into(), reason: "invalid_envelope".into() }),
     }
-    AcceptedEnvelope { project_id, event_id, received_ms, body, events, drops }
+    Processed { events, drops }
 }
 
 /// The event payloads an envelope carries: `event` items as they are, security reports turned
@@ -152,12 +155,22 @@ fn user_ident(ev: &Map<String, Value>) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn accepted(body: &[u8], received_ms: i64, client_ip: Option<&str>) -> AcceptedEnvelope {
+        AcceptedEnvelope {
+            project_id: 1,
+            event_id: None,
+            received_ms,
+            client_ip: client_ip.map(str::to_string),
+            body: body.to_vec(),
+        }
+    }
+
     #[test]
     fn processes_events_and_records_bad_ones() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{\"message\":\"m\",\"timestamp\":\"2026-11-21T04:37:11.5Z\",\"level\":\"warn\",\"user\":{\"id\":7}}\n{\"type\":\"event\"}\nnot json\n{\"type\":\"attachment\"}\nraw\n".to_vec();
-        let acc = process(1, body, 5, None);
-        assert_eq!(acc.event_id.as_deref(), Some("fc6d8c0c43fc4630ad850ee518f1b9d0"));
+        let acc = process(&accepted(&body, 5, None));
         assert_eq!(acc.events.len(), 1);
+        assert_eq!(acc.events[0].event_id, "fc6d8c0c43fc4630ad850ee518f1b9d0");
         let ev = &acc.events[0];
         assert_eq!(ev.level, "warning");
         assert_eq!(ev.timestamp_ms, 1_795_235_831_500);
@@ -169,7 +182,7 @@ mod tests {
     #[test]
     fn auto_ips_take_the_client_address() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{\"user\":{\"ip_address\":\"{{auto}}\"},\"request\":{\"env\":{\"REMOTE_ADDR\":\"{{auto}}\"}}}\n".to_vec();
-        let ev = &process(1, body, 1, Some("203.0.113.7")).events[0];
+        let ev = &process(&accepted(&body, 1, Some("203.0.113.7"))).events[0];
         assert_eq!(ev.payload["user"]["ip_address"], "203.0.113.7");
         assert_eq!(ev.payload["request"]["env"]["REMOTE_ADDR"], "203.0.113.7");
         assert_eq!(ev.user_ident.as_deref(), Some("ip_address:203.0.113.7"));
@@ -178,6 +191,6 @@ mod tests {
     #[test]
     fn missing_timestamps_take_the_receive_time() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{}\n".to_vec();
-        assert_eq!(process(1, body, 1234, None).events[0].timestamp_ms, 1234);
+        assert_eq!(process(&accepted(&body, 1234, None)).events[0].timestamp_ms, 1234);
     }
 }

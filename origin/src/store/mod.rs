@@ -60,14 +60,28 @@ pub struct Drop {
     pub reason: String,
 }
 
-/// An envelope the core accepted, with what processing made of it.
+/// An envelope the core accepted, stored durably before the origin answers.
 #[derive(Clone, Debug)]
 pub struct AcceptedEnvelope {
     pub project_id: i64,
     /// The envelope's event id: the key that makes redelivery harmless.
     pub event_id: Option<String>,
     pub received_ms: i64,
+    /// The client's address, which resolves `{{auto}}` IPs in processing.
+    pub client_ip: Option<String>,
     pub body: Vec<u8>,
+}
+
+/// A stored envelope waiting for processing.
+#[derive(Clone, Debug)]
+pub struct PendingEnvelope {
+    pub id: i64,
+    pub envelope: AcceptedEnvelope,
+}
+
+/// What processing made of one envelope.
+#[derive(Clone, Debug, Default)]
+pub struct Processed {
     pub events: Vec<NewEvent>,
     pub drops: Vec<Drop>,
 }
@@ -140,8 +154,15 @@ pub struct Bootstrap {
 pub trait Store: Send + Sync + 'static {
     /// The project state for a DSN public key, in Relay's shape.
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>>;
-    /// Stores an accepted envelope and its events durably, once per event id.
+    /// Stores an accepted envelope durably, once per event id, for processing.
     async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult>;
+    /// Up to `limit` envelopes not processed yet, oldest first.
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<PendingEnvelope>>;
+    /// How many envelopes wait for processing.
+    async fn pending_count(&self) -> StoreResult<usize>;
+    /// Commits what processing made of envelope `id` (events, issues, drops) and marks it
+    /// processed, in one transaction.
+    async fn complete(&self, id: i64, envelope: &AcceptedEnvelope, processed: Processed) -> StoreResult<()>;
     /// The organization an API token (by SHA-256 hex digest) belongs to.
     async fn token_organization(&self, token_sha256: &str) -> StoreResult<Option<Organization>>;
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;

@@ -33,13 +33,17 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     date_created INTEGER NOT NULL
 );
 -- Every accepted envelope, as accepted: nothing the origin answered 200 for is lost.
+-- It doubles as the processing queue: `processed` is 0 until the worker has committed its events.
 CREATE TABLE IF NOT EXISTS envelopes (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL,
     event_id TEXT,
     received INTEGER NOT NULL,
+    client_ip TEXT,
+    processed INTEGER NOT NULL DEFAULT 0,
     body BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS envelopes_pending ON envelopes (processed, id);
 CREATE UNIQUE INDEX IF NOT EXISTS envelopes_event ON envelopes (project_id, event_id) WHERE event_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS issues (
     id INTEGER PRIMARY KEY,

@@ -209,26 +209,67 @@ impl Store for SqliteStore {
 
     async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult> {
         self.with(move |c| {
-            let tx = c.transaction()?;
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO envelopes (project_id, event_id, received, body) VALUES (?1, ?2, ?3, ?4)",
-                params![envelope.project_id, envelope.event_id, envelope.received_ms, envelope.body],
+            let inserted = c.execute(
+                "INSERT OR IGNORE INTO envelopes (project_id, event_id, received, client_ip, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    envelope.project_id,
+                    envelope.event_id,
+                    envelope.received_ms,
+                    envelope.client_ip,
+                    envelope.body
+                ],
             )?;
-            if inserted == 0 {
-                return Ok(AcceptResult::Duplicate);
+            Ok(if inserted == 0 { AcceptResult::Duplicate } else { AcceptResult::Stored })
+        })
+        .await
+    }
+
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<PendingEnvelope>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, project_id, event_id, received, client_ip, body FROM envelopes \
+                 WHERE processed = 0 ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map(params![limit as i64], |r| {
+                Ok(PendingEnvelope {
+                    id: r.get(0)?,
+                    envelope: AcceptedEnvelope {
+                        project_id: r.get(1)?,
+                        event_id: r.get(2)?,
+                        received_ms: r.get(3)?,
+                        client_ip: r.get(4)?,
+                        body: r.get(5)?,
+                    },
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn pending_count(&self) -> StoreResult<usize> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM envelopes WHERE processed = 0", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|n| n as usize)
+    }
+
+    async fn complete(&self, id: i64, envelope: &AcceptedEnvelope, processed: Processed) -> StoreResult<()> {
+        let (project_id, received_ms) = (envelope.project_id, envelope.received_ms);
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            for ev in &processed.events {
+                insert_event(&tx, project_id, received_ms, ev)?;
             }
-            for ev in &envelope.events {
-                insert_event(&tx, envelope.project_id, envelope.received_ms, ev)?;
-            }
-            for drop in &envelope.drops {
+            for drop in &processed.drops {
                 tx.execute(
                     "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
                      VALUES (?1, ?2, 'invalid', ?3, ?4, 1)",
-                    params![envelope.project_id, envelope.received_ms, drop.category, drop.reason],
+                    params![project_id, received_ms, drop.category, drop.reason],
                 )?;
             }
-            tx.commit()?;
-            Ok(AcceptResult::Stored)
+            tx.execute("UPDATE envelopes SET processed = 1 WHERE id = ?1", params![id])?;
+            tx.commit()
         })
         .await
     }

@@ -1,0 +1,61 @@
+//! Golden grouping tests on the fixtures in `tests/data/grouping` and the SDK captures.
+
+use picket::core::envelope::Envelope;
+use serde_json::{Map, Value};
+
+use super::group::{components, group_hash, summarize};
+
+fn data(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn cases() -> Value {
+    serde_json::from_slice(&data("grouping/cases.json")).unwrap()
+}
+
+fn event(cases: &Value, name: &str) -> Map<String, Value> {
+    cases["events"][name].as_object().unwrap_or_else(|| panic!("no event {name}")).clone()
+}
+
+#[test]
+fn titles_culprits_and_components_match_the_golden_file() {
+    let cases = cases();
+    for (name, want) in cases["expect"].as_object().unwrap() {
+        let ev = event(&cases, name);
+        let summary = summarize(&ev);
+        assert_eq!(summary.title, want["title"].as_str().unwrap(), "{name}: title");
+        assert_eq!(summary.culprit, want["culprit"].as_str().unwrap(), "{name}: culprit");
+        if let Some(parts) = want.get("components") {
+            let parts: Vec<String> = serde_json::from_value(parts.clone()).unwrap();
+            assert_eq!(components(&ev), parts, "{name}: components");
+        }
+    }
+}
+
+#[test]
+fn events_share_an_issue_exactly_when_the_golden_file_says() {
+    let cases = cases();
+    for (list, same) in [("same_issue", true), ("different_issues", false)] {
+        for pair in cases[list].as_array().unwrap() {
+            let (a, b) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+            let equal = group_hash(&event(&cases, a)) == group_hash(&event(&cases, b));
+            assert_eq!(equal, same, "{a} and {b} should {}share an issue", if same { "" } else { "not " });
+        }
+    }
+}
+
+#[test]
+fn captures_read_as_sentry_shows_them() {
+    let cases = cases();
+    for (name, want) in cases["captures"].as_object().unwrap() {
+        let envelope = Envelope::parse(&data(&format!("vectors/{name}.envelope"))).unwrap();
+        let item = envelope.items.iter().find(|i| i.ty() == "event").unwrap();
+        let ev: Map<String, Value> = serde_json::from_slice(&item.payload).unwrap();
+        let summary = summarize(&ev);
+        for (field, got) in [("title", &summary.title), ("culprit", &summary.culprit)] {
+            if let Some(w) = want.get(field) {
+                assert_eq!(got, w.as_str().unwrap(), "{name}: {field}");
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The processing worker: accepted envelopes wait in the store's durable queue; the worker
+//! takes them in batches, processes them on blocking threads and commits events and issues.
+//! The queue is bounded: past `capacity` waiting envelopes, ingest answers 503 + Retry-After.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::process;
+use crate::store::Store;
+
+/// Envelopes taken from the queue at a time.
+const BATCH: usize = 64;
+
+/// The queue's shared bookkeeping; the envelopes themselves live in the store.
+#[derive(Debug)]
+pub struct Queue {
+    waiting: AtomicUsize,
+    capacity: usize,
+    wake: Notify,
+}
+
+impl Queue {
+    /// A queue that already holds `waiting` envelopes (left from before a restart).
+    pub fn new(waiting: usize, capacity: usize) -> Self {
+        Queue { waiting: AtomicUsize::new(waiting), capacity, wake: Notify::new() }
+    }
+
+    /// Whether ingest should refuse new data until the worker catches up.
+    pub fn is_full(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) >= self.capacity
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Called after an envelope was stored: counts it and wakes the worker.
+    pub fn pushed(&self) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    fn done(&self) {
+        // Saturating: envelopes left from a previous run may be counted only once here.
+        let _ = self.waiting.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+    }
+}
+
+/// Runs the worker until the task is dropped.
+pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
+    loop {
+        let batch = match store.pending(BATCH).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the processing queue; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            // Woken by new work; the timeout only guards against a lost wake-up.
+            let _ = tokio::time::timeout(Duration::from_secs(1), queue.wake.notified()).await;
+            continue;
+        }
+        for pending in batch {
+            let envelope = pending.envelope;
+            let (processed, envelope) =
+                match tokio::task::spawn_blocking(move || (process::process(&envelope), envelope)).await {
+                    Ok(result) => result,
+                    Err(e) => {
+                        tracing::error!(error = %e, id = pending.id, "processing panicked; the envelope stays queued");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                };
+            if let Err(e) = store.complete(pending.id, &envelope, processed).await {
+                tracing::error!(error = %e, id = pending.id, "could not commit a processed envelope; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                break;
+            }
+            queue.done();
+        }
+    }
+}
