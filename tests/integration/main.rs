@@ -10,3 +10,4 @@ mod e2e;
 mod harness;
 mod upstream;
 mod vectors;
+mod workflow;

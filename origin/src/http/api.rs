@@ -1,7 +1,7 @@
 //! The Sentry-shaped web API (`/api/0/...`), enough for `sentry-cli issues list`,
 //! `events list` and friends: Bearer tokens, cursor paging with `Link` headers.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::header::{HeaderMap, HOST, LINK};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::{bearer, token_digest, OrgAuth};
 use crate::http::serialize;
-use crate::store::IssueQuery;
+use crate::store::{IssueQuery, IssueSelection, IssueStatus};
 
 const PAGE_MAX: usize = 100;
 
@@ -164,4 +164,96 @@ pub async fn event(
     let id = picket::core::EventId::parse(&event_id).ok_or(ApiError::NotFound)?;
     let event = state.store.event(project.id, &id.simple()).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(serialize::event(&event, true)))
+}
+
+#[derive(Deserialize)]
+pub struct StatusChange {
+    status: String,
+}
+
+fn parse_status_change(body: &[u8]) -> Result<IssueStatus, ApiError> {
+    let change: StatusChange =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    IssueStatus::parse(&change.status)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown status {:?}", change.status)))
+}
+
+/// `PUT /api/0/projects/{org}/{project}/issues/?id=1&id=2` (or `?status=…`, or all) with
+/// `{"status": "resolved" | "unresolved" | "ignored"}`, as `sentry-cli issues resolve` sends.
+pub async fn update_issues(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    let status = parse_status_change(&body)?;
+    let mut ids = Vec::new();
+    let mut with_status = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "id" => {
+                ids.push(value.parse::<i64>().map_err(|_| ApiError::BadRequest(format!("invalid issue id {value:?}")))?)
+            }
+            "status" => {
+                with_status = Some(
+                    IssueStatus::parse(&value)
+                        .ok_or_else(|| ApiError::BadRequest(format!("unknown status {value:?}")))?,
+                )
+            }
+            _ => {}
+        }
+    }
+    let which = match (ids.is_empty(), with_status) {
+        (false, _) => IssueSelection::Ids(ids),
+        (true, Some(s)) => IssueSelection::WithStatus(s),
+        (true, None) => IssueSelection::All,
+    };
+    state.store.set_issue_status(project.id, &which, status).await?;
+    Ok(Json(json!({ "status": status.as_str(), "statusDetails": {} })))
+}
+
+/// `GET /api/0/organizations/{org}/issues/{id}/`
+pub async fn org_issue(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let org = auth.org(&org)?;
+    let (issue, project) = state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(serialize::issue(&issue, org, &project, &base_url(&headers))))
+}
+
+/// `PUT /api/0/organizations/{org}/issues/{id}/` with `{"status": ...}`.
+pub async fn update_org_issue(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let org = auth.org(&org)?;
+    let (_, project) = state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
+    let status = parse_status_change(&body)?;
+    state.store.set_issue_status(project.id, &IssueSelection::Ids(vec![id]), status).await?;
+    let (issue, project) = state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(serialize::issue(&issue, org, &project, &base_url(&headers))))
+}
+
+/// `GET /api/0/organizations/{org}/issues/{id}/events/`
+pub async fn org_issue_events(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, id)): Path<(String, i64)>,
+    Query(paging): Query<Paging>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let org = auth.org(&org)?;
+    state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
+    let (offset, limit) = (paging.offset()?, paging.limit());
+    let rows = state.store.issue_events(id, offset, limit + 1).await?;
+    let url = format!("{}/api/0/organizations/{}/issues/{id}/events/", base_url(&headers), org.slug);
+    Ok(page(rows, offset, limit, &url, |e| serialize::event(e, false)))
 }

@@ -35,6 +35,15 @@ impl FromRequestParts<AppState> for OrgAuth {
 }
 
 impl OrgAuth {
+    /// Checks the path's organization is this token's; anything else is "not found".
+    pub fn org(&self, org: &str) -> Result<&Organization, ApiError> {
+        if self.0.slug == org {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
     /// The project `org/project`, if this token's organization is `org` and has it.
     /// Anything else is "not found", so other organizations' names do not leak.
     pub async fn project(&self, state: &AppState, org: &str, project: &str) -> Result<Project, ApiError> {

@@ -44,6 +44,7 @@ pub fn issue(issue: &Issue, org: &Organization, project: &Project, base_url: &st
         "logger": null,
         "level": issue.level,
         "status": issue.status,
+        "substatus": issue.substatus,
         "statusDetails": {},
         "isPublic": false,
         "platform": issue.platform,

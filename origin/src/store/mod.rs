@@ -94,6 +94,42 @@ pub enum AcceptResult {
     Duplicate,
 }
 
+/// An issue's status, as Sentry's API names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssueStatus {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl IssueStatus {
+    /// Parses Sentry's names (`archived` is the newer word for `ignored`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "unresolved" => Some(IssueStatus::Unresolved),
+            "resolved" => Some(IssueStatus::Resolved),
+            "ignored" | "archived" | "muted" => Some(IssueStatus::Ignored),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Unresolved => "unresolved",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::Ignored => "ignored",
+        }
+    }
+}
+
+/// Which issues a bulk update touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssueSelection {
+    Ids(Vec<i64>),
+    WithStatus(IssueStatus),
+    All,
+}
+
 /// Which issues to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IssueQuery {
@@ -114,6 +150,7 @@ pub struct Issue {
     pub culprit: String,
     pub level: String,
     pub status: String,
+    pub substatus: String,
     pub event_type: String,
     pub platform: Option<String>,
     pub metadata: Value,
@@ -170,6 +207,17 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the browser origins a project accepts (`allowedDomains`).
     async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()>;
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;
+    /// Sets the status of the selected issues of a project; returns how many changed.
+    async fn set_issue_status(
+        &self,
+        project_id: i64,
+        which: &IssueSelection,
+        status: IssueStatus,
+    ) -> StoreResult<usize>;
+    /// One issue of an organization, with its project.
+    async fn issue(&self, organization_id: i64, issue_id: i64) -> StoreResult<Option<(Issue, Project)>>;
+    /// An issue's events, newest first.
+    async fn issue_events(&self, issue_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>>;
     async fn events(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>>;
     async fn event(&self, project_id: i64, event_id: &str) -> StoreResult<Option<Event>>;
     /// Creates the first organization, project, key and token when the store is empty.

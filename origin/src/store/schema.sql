@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS issues (
     culprit TEXT NOT NULL,
     level TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'unresolved',
+    -- 'new', 'ongoing' or 'regressed' (a new event after it was resolved).
+    substatus TEXT NOT NULL DEFAULT 'new',
     event_type TEXT NOT NULL,
     platform TEXT,
     metadata TEXT NOT NULL,
@@ -85,6 +87,7 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (project_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS events_received ON events (project_id, received);
+CREATE INDEX IF NOT EXISTS events_issue ON events (issue_id, received);
 -- Data dropped after acceptance, each with its reason.
 CREATE TABLE IF NOT EXISTS outcomes (
     id INTEGER PRIMARY KEY,

@@ -55,7 +55,21 @@ fn organization_row(row: &Row) -> rusqlite::Result<Organization> {
 
 const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit, i.level, i.status, i.event_type, \
      i.platform, i.metadata, i.times_seen, \
-     (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen";
+     (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen, i.substatus";
+
+const PROJECT_COLUMNS: &str = "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, p.allowed_domains";
+
+fn project_row(r: &Row, at: usize) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: r.get(at)?,
+        organization_id: r.get(at + 1)?,
+        slug: r.get(at + 2)?,
+        name: r.get(at + 3)?,
+        platform: r.get(at + 4)?,
+        date_created_ms: r.get(at + 5)?,
+        allowed_domains: serde_json::from_value(json_column(r, at + 6)?).unwrap_or_default(),
+    })
+}
 
 fn issue_row(row: &Row) -> rusqlite::Result<Issue> {
     Ok(Issue {
@@ -73,6 +87,7 @@ fn issue_row(row: &Row) -> rusqlite::Result<Issue> {
         user_count: row.get(11)?,
         first_seen_ms: row.get(12)?,
         last_seen_ms: row.get(13)?,
+        substatus: row.get(14)?,
     })
 }
 
@@ -119,9 +134,14 @@ fn insert_event(tx: &rusqlite::Transaction, project_id: i64, received_ms: i64, e
     let issue_id =
         match existing {
             Some(id) => {
+                // A new event on a resolved issue is a regression; ignored issues stay ignored.
                 tx.execute(
                     "UPDATE issues SET times_seen = times_seen + 1, level = ?2, \
-                 first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3) WHERE id = ?1",
+                     first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3), \
+                     substatus = CASE WHEN status = 'resolved' THEN 'regressed' \
+                                      WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END, \
+                     status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
+                     WHERE id = ?1",
                     params![id, ev.level, ev.timestamp_ms],
                 )?;
                 id
@@ -305,20 +325,9 @@ impl Store for SqliteStore {
         let slug = slug.to_string();
         self.with(move |c| {
             c.query_row(
-                "SELECT id, organization_id, slug, name, platform, date_created, allowed_domains FROM projects \
-                 WHERE organization_id = ?1 AND slug = ?2",
+                &format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.organization_id = ?1 AND p.slug = ?2"),
                 params![organization_id, slug],
-                |r| {
-                    Ok(Project {
-                        id: r.get(0)?,
-                        organization_id: r.get(1)?,
-                        slug: r.get(2)?,
-                        name: r.get(3)?,
-                        platform: r.get(4)?,
-                        date_created_ms: r.get(5)?,
-                        allowed_domains: serde_json::from_value(json_column(r, 6)?).unwrap_or_default(),
-                    })
-                },
+                |r| project_row(r, 0),
             )
             .optional()
         })
@@ -352,6 +361,66 @@ impl Store for SqliteStore {
             args.push((query.offset as i64).into());
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(args), issue_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn set_issue_status(
+        &self,
+        project_id: i64,
+        which: &IssueSelection,
+        status: IssueStatus,
+    ) -> StoreResult<usize> {
+        let which = which.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let mut changed = 0;
+            let set = "UPDATE issues SET status = ?1, \
+                       substatus = CASE WHEN ?1 = 'unresolved' THEN 'ongoing' ELSE substatus END \
+                       WHERE project_id = ?2";
+            match which {
+                IssueSelection::Ids(ids) => {
+                    for id in ids {
+                        changed +=
+                            tx.execute(&format!("{set} AND id = ?3"), params![status.as_str(), project_id, id])?;
+                    }
+                }
+                IssueSelection::WithStatus(from) => {
+                    changed += tx.execute(
+                        &format!("{set} AND status = ?3"),
+                        params![status.as_str(), project_id, from.as_str()],
+                    )?;
+                }
+                IssueSelection::All => changed += tx.execute(set, params![status.as_str(), project_id])?,
+            }
+            tx.commit()?;
+            Ok(changed)
+        })
+        .await
+    }
+
+    async fn issue(&self, organization_id: i64, issue_id: i64) -> StoreResult<Option<(Issue, Project)>> {
+        self.with(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {ISSUE_COLUMNS}, {PROJECT_COLUMNS} FROM issues i JOIN projects p ON p.id = i.project_id \
+                     WHERE i.id = ?1 AND p.organization_id = ?2"
+                ),
+                params![issue_id, organization_id],
+                |r| Ok((issue_row(r)?, project_row(r, 15)?)),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn issue_events(&self, issue_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY received DESC, id DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let rows = stmt.query_map(params![issue_id, limit as i64, offset as i64], event_row)?;
             rows.collect()
         })
         .await
