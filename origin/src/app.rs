@@ -17,13 +17,18 @@ pub struct AppState {
     pub limits: Limits,
     /// The processing queue's bookkeeping (backpressure and wake-ups).
     pub queue: Arc<Queue>,
+    /// Where SDKs send (the edge), for the DSNs the API shows; the origin itself if unset.
+    pub dsn_url: Option<String>,
 }
 
 /// Builds the origin's router over `state`.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/0/", get(api::root))
+        .route("/api/0/projects/", get(api::all_projects))
+        .route("/api/0/organizations/{org}/projects/", get(api::org_projects))
         .route("/api/0/projects/{org}/{project}/", get(api::project).put(api::update_project))
+        .route("/api/0/projects/{org}/{project}/keys/", get(api::keys).post(api::create_key))
         .route("/api/0/projects/{org}/{project}/issues/", get(api::issues).put(api::update_issues))
         .route("/api/0/organizations/{org}/issues/{id}/", get(api::org_issue).put(api::update_org_issue))
         .route("/api/0/organizations/{org}/issues/{id}/events/", get(api::org_issue_events))

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod manage;
 pub mod process;
 pub mod store;
 pub mod worker;

@@ -1,14 +1,15 @@
-//! `picket-origin`: wiring only — parse the command line, open the store, serve the app.
+//! `picket-origin`: wiring only — parse the command line, open the store, then serve the app
+//! or run one management command.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use picket::core::limits::Limits;
 use picket_origin::store::{SqliteStore, Store};
 use picket_origin::worker::{self, Queue};
-use picket_origin::{app, bootstrap, AppState};
+use picket_origin::{app, bootstrap, manage, AppState};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -18,6 +19,9 @@ use tokio::net::TcpListener;
     about = "Picket origin: stores Sentry events, groups issues, serves the API"
 )]
 struct Cli {
+    /// Directory for the SQLite database and bootstrap.json.
+    #[arg(long, global = true, default_value = ".picket", env = "PICKET_DATA_DIR")]
+    data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,16 +33,73 @@ enum Command {
         /// Address to listen on; port 0 picks a free one (printed on start).
         #[arg(long, default_value = "127.0.0.1:8000", env = "PICKET_ORIGIN_BIND")]
         bind: SocketAddr,
-        /// Directory for the SQLite database and bootstrap.json.
-        #[arg(long, default_value = ".picket", env = "PICKET_DATA_DIR")]
-        data_dir: PathBuf,
         /// Organization slug created on first start.
         #[arg(long, default_value = "picket")]
         org: String,
         /// Project slug created on first start.
         #[arg(long, default_value = "dev")]
         project: String,
+        /// Where SDKs send (the edge), for the DSNs the API shows; defaults to this server.
+        #[arg(long, env = "PICKET_DSN_URL")]
+        dsn_url: Option<String>,
+        /// At most this many accepted envelopes wait for processing; past it ingest answers 503.
+        #[arg(long, default_value_t = 10_000, env = "PICKET_MAX_PENDING")]
+        max_pending: usize,
     },
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        action: OrgAction,
+    },
+    /// Manage projects.
+    Project {
+        #[command(subcommand)]
+        action: ProjectAction,
+    },
+    /// Manage DSN keys.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgAction {
+    /// Create an organization.
+    Create { slug: String },
+}
+
+#[derive(Subcommand)]
+enum ProjectAction {
+    /// Create a project (with a first DSN key) in an organization.
+    Create { org: String, slug: String },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Add a DSN key to a project.
+    Create {
+        org: String,
+        project: String,
+        #[arg(long, default_value = "Default")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create an API token for an organization (shown once).
+    Create { org: String },
+}
+
+fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(data_dir)?;
+    SqliteStore::open(&data_dir.join("picket.db"))
 }
 
 #[tokio::main]
@@ -47,31 +108,52 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Serve { bind, data_dir, org, project } => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = SqliteStore::open(&data_dir.join("picket.db"))?;
-            if let Some(b) = bootstrap::ensure(&store, &data_dir, &org, &project).await? {
-                tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
-            }
-            let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
-                .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
-            let store: Arc<dyn Store> = Arc::new(store);
-            let capacity = std::env::var("PICKET_MAX_PENDING").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-            let queue = Arc::new(Queue::new(store.pending_count().await?, capacity));
-            let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
-            let state = AppState { store, limits, queue };
-            let listener = TcpListener::bind(bind).await?;
-            // Tests and scripts read this line to learn the port.
-            println!("picket-origin listening on http://{}", listener.local_addr()?);
-            let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
-            // Whatever is still queued is on disk and is processed on the next start.
-            worker.abort();
-            tracing::info!("stopped");
-            Ok(())
+    let cli = Cli::parse();
+    let store = open_store(&cli.data_dir)?;
+    let output = match cli.command {
+        Command::Serve { bind, org, project, dsn_url, max_pending } => {
+            return serve(store, &cli.data_dir, bind, &org, &project, dsn_url, max_pending).await;
         }
+        Command::Org { action: OrgAction::Create { slug } } => manage::create_organization(&store, &slug).await?,
+        Command::Project { action: ProjectAction::Create { org, slug } } => {
+            manage::create_project(&store, &org, &slug).await?
+        }
+        Command::Key { action: KeyAction::Create { org, project, label } } => {
+            manage::create_key(&store, &org, &project, &label).await?
+        }
+        Command::Token { action: TokenAction::Create { org } } => manage::create_token(&store, &org).await?,
+    };
+    println!("{output}");
+    Ok(())
+}
+
+async fn serve(
+    store: SqliteStore,
+    data_dir: &Path,
+    bind: SocketAddr,
+    org: &str,
+    project: &str,
+    dsn_url: Option<String>,
+    max_pending: usize,
+) -> anyhow::Result<()> {
+    if let Some(b) = bootstrap::ensure(&store, data_dir, org, project).await? {
+        tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
     }
+    let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
+        .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
+    let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
+    let state = AppState { store, limits, queue, dsn_url };
+    let listener = TcpListener::bind(bind).await?;
+    // Tests and scripts read this line to learn the port.
+    println!("picket-origin listening on http://{}", listener.local_addr()?);
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
+    // Whatever is still queued is on disk and is processed on the next start.
+    worker.abort();
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

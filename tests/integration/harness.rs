@@ -128,9 +128,10 @@ pub struct Origin {
     pub bootstrap: Bootstrap,
     /// Kept so the process's output is never a broken pipe; shown when start-up fails.
     _log: Arc<Mutex<String>>,
+    data_dir: PathBuf,
 }
 
-fn origin_binary() -> PathBuf {
+pub fn origin_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("PICKET_ORIGIN_BIN") {
         return path.into();
     }
@@ -187,7 +188,11 @@ impl Origin {
         wait_for("the origin's health check", Duration::from_secs(30), || {
             request("GET", &ready, &[], b"").ok().filter(|r| r.status == 200)
         });
-        Origin { child, url, bootstrap, _log: log }
+        Origin { child, url, bootstrap, _log: log, data_dir: data_dir.to_path_buf() }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     pub fn addr(&self) -> &str {

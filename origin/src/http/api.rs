@@ -257,3 +257,61 @@ pub async fn org_issue_events(
     let url = format!("{}/api/0/organizations/{}/issues/{id}/events/", base_url(&headers), org.slug);
     Ok(page(rows, offset, limit, &url, |e| serialize::event(e, false)))
 }
+
+/// `GET /api/0/projects/`: every project the token's organization has.
+pub async fn all_projects(State(state): State<AppState>, auth: OrgAuth) -> Result<Json<Value>, ApiError> {
+    let projects = state.store.projects(auth.0.id).await?;
+    Ok(Json(Value::Array(projects.iter().map(|p| serialize::project_details(p, &auth.0)).collect())))
+}
+
+/// `GET /api/0/organizations/{org}/projects/`
+pub async fn org_projects(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path(org): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let org = auth.org(&org)?;
+    let projects = state.store.projects(org.id).await?;
+    Ok(Json(Value::Array(projects.iter().map(|p| serialize::project_details(p, org)).collect())))
+}
+
+fn dsn_base(state: &AppState, headers: &HeaderMap) -> String {
+    state.dsn_url.clone().unwrap_or_else(|| base_url(headers))
+}
+
+/// `GET /api/0/projects/{org}/{project}/keys/`
+pub async fn keys(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    let base = dsn_base(&state, &headers);
+    let keys = state.store.keys(project.id).await?;
+    Ok(Json(Value::Array(keys.iter().map(|k| serialize::key(k, &base)).collect())))
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewKey {
+    name: Option<String>,
+}
+
+/// `POST /api/0/projects/{org}/{project}/keys/` with `{"name": ...}`: 201 and the new key.
+pub async fn create_key(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    Path((org, project)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let project = auth.project(&state, &org, &project).await?;
+    let new: NewKey = if body.is_empty() {
+        NewKey::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+    };
+    let label = new.name.unwrap_or_else(|| "Default".to_string());
+    let key = state.store.create_key(project.id, &label, &crate::ids::public_key()).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(serialize::key(&key, &dsn_base(&state, &headers)))))
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Map, Value};
 
 use crate::process::group;
-use crate::store::{Event, Issue, Organization, Project};
+use crate::store::{Event, Issue, Organization, Project, ProjectKey};
 
 /// Unix milliseconds as Sentry's ISO 8601 (`2026-11-21T04:37:11.036Z`).
 pub fn iso(ms: i64) -> String {
@@ -17,6 +17,33 @@ fn project_json(project: &Project) -> Value {
         "name": project.name,
         "slug": project.slug,
         "platform": project.platform,
+    })
+}
+
+/// A DSN key as Sentry's API shows it; `base` is where SDKs send (scheme and host).
+pub fn key(key: &ProjectKey, base: &str) -> Value {
+    let (scheme, host) = base.split_once("://").unwrap_or(("http", base));
+    let (public, project) = (&key.public_key, key.project_id);
+    let endpoint = |path: &str| format!("{scheme}://{host}/api/{project}/{path}/?sentry_key={public}");
+    json!({
+        "id": key.id.to_string(),
+        "name": key.label,
+        "label": key.label,
+        "public": public,
+        "secret": "",
+        "projectId": project,
+        "isActive": key.is_active,
+        "rateLimit": null,
+        "dateCreated": iso(key.date_created_ms),
+        "dsn": {
+            "public": format!("{scheme}://{public}@{host}/{project}"),
+            "secret": format!("{scheme}://{public}@{host}/{project}"),
+            "csp": endpoint("security"),
+            "security": endpoint("security"),
+            "minidump": endpoint("minidump"),
+            "unreal": "",
+            "cdn": "",
+        },
     })
 }
 

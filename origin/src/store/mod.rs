@@ -31,6 +31,17 @@ pub struct Project {
     pub date_created_ms: i64,
 }
 
+/// A DSN key of a project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectKey {
+    pub id: i64,
+    pub project_id: i64,
+    pub public_key: String,
+    pub label: String,
+    pub is_active: bool,
+    pub date_created_ms: i64,
+}
+
 /// An event after processing, ready to be stored and grouped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
@@ -204,6 +215,18 @@ pub trait Store: Send + Sync + 'static {
     async fn token_organization(&self, token_sha256: &str) -> StoreResult<Option<Organization>>;
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
     async fn project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
+    /// An organization's projects.
+    async fn projects(&self, organization_id: i64) -> StoreResult<Vec<Project>>;
+    /// A project's DSN keys.
+    async fn keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>>;
+    /// Adds a DSN key to a project.
+    async fn create_key(&self, project_id: i64, label: &str, public_key: &str) -> StoreResult<ProjectKey>;
+    /// Creates an organization (slug = name); `None` if the slug is taken.
+    async fn create_organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
+    /// Creates a project in an organization; `None` if the slug is taken there.
+    async fn create_project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
+    /// Stores an API token (by its SHA-256 hex digest) for an organization.
+    async fn create_token(&self, organization_id: i64, token_sha256: &str) -> StoreResult<()>;
     /// Sets the browser origins a project accepts (`allowedDomains`).
     async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()>;
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;

@@ -49,6 +49,17 @@ fn json_column(row: &Row, index: usize) -> rusqlite::Result<Value> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
 }
 
+fn key_row(r: &Row) -> rusqlite::Result<ProjectKey> {
+    Ok(ProjectKey {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        public_key: r.get(2)?,
+        label: r.get(3)?,
+        is_active: r.get(4)?,
+        date_created_ms: r.get(5)?,
+    })
+}
+
 fn organization_row(row: &Row) -> rusqlite::Result<Organization> {
     Ok(Organization { id: row.get(0)?, slug: row.get(1)?, name: row.get(2)?, date_created_ms: row.get(3)? })
 }
@@ -330,6 +341,87 @@ impl Store for SqliteStore {
                 |r| project_row(r, 0),
             )
             .optional()
+        })
+        .await
+    }
+
+    async fn projects(&self, organization_id: i64) -> StoreResult<Vec<Project>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.organization_id = ?1 ORDER BY p.id"
+            ))?;
+            let rows = stmt.query_map(params![organization_id], |r| project_row(r, 0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, project_id, public_key, label, is_active, date_created FROM project_keys \
+                 WHERE project_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![project_id], key_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn create_key(&self, project_id: i64, label: &str, public_key: &str) -> StoreResult<ProjectKey> {
+        let (label, public_key) = (label.to_string(), public_key.to_string());
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            c.query_row(
+                "INSERT INTO project_keys (project_id, public_key, label, date_created) VALUES (?1, ?2, ?3, ?4) \
+                 RETURNING id, project_id, public_key, label, is_active, date_created",
+                params![project_id, public_key, label, now],
+                key_row,
+            )
+        })
+        .await
+    }
+
+    async fn create_organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        let slug = slug.to_string();
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            c.query_row(
+                "INSERT INTO organizations (slug, name, date_created) VALUES (?1, ?1, ?2) ON CONFLICT DO NOTHING \
+                 RETURNING id, slug, name, date_created",
+                params![slug, now],
+                organization_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn create_project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>> {
+        let slug = slug.to_string();
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            c.query_row(
+                "INSERT INTO projects (organization_id, slug, name, date_created) VALUES (?1, ?2, ?2, ?3) \
+                 ON CONFLICT DO NOTHING \
+                 RETURNING id, organization_id, slug, name, platform, date_created, allowed_domains",
+                params![organization_id, slug, now],
+                |r| project_row(r, 0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn create_token(&self, organization_id: i64, token_sha256: &str) -> StoreResult<()> {
+        let hash = token_sha256.to_string();
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO api_tokens (organization_id, token_sha256, date_created) VALUES (?1, ?2, ?3)",
+                params![organization_id, hash, now],
+            )
+            .map(|_| ())
         })
         .await
     }

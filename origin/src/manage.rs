@@ -1,0 +1,63 @@
+//! Management commands behind the `picket-origin` CLI: organizations, projects, DSN keys and
+//! API tokens. Each prints one JSON object; tokens are shown once and stored only as digests.
+
+use serde_json::{json, Value};
+
+use crate::http::auth::token_digest;
+use crate::ids;
+use crate::store::{Organization, Project, Store};
+
+async fn organization(store: &dyn Store, slug: &str) -> anyhow::Result<Organization> {
+    store.organization(slug).await?.ok_or_else(|| anyhow::anyhow!("no organization {slug:?}"))
+}
+
+async fn project(store: &dyn Store, org: &str, slug: &str) -> anyhow::Result<(Organization, Project)> {
+    let org = organization(store, org).await?;
+    let project =
+        store.project(org.id, slug).await?.ok_or_else(|| anyhow::anyhow!("no project {slug:?} in {}", org.slug))?;
+    Ok((org, project))
+}
+
+fn check_slug(slug: &str) -> anyhow::Result<()> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 50
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    anyhow::ensure!(ok, "a slug is 1-50 characters of a-z, 0-9, '-' and '_': {slug:?}");
+    Ok(())
+}
+
+pub async fn create_organization(store: &dyn Store, slug: &str) -> anyhow::Result<Value> {
+    check_slug(slug)?;
+    let org = store.create_organization(slug).await?.ok_or_else(|| anyhow::anyhow!("organization {slug:?} exists"))?;
+    Ok(json!({ "organization": org.slug, "id": org.id }))
+}
+
+/// A project with its first DSN key.
+pub async fn create_project(store: &dyn Store, org: &str, slug: &str) -> anyhow::Result<Value> {
+    check_slug(slug)?;
+    let org = organization(store, org).await?;
+    let project = store
+        .create_project(org.id, slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("project {slug:?} exists in {}", org.slug))?;
+    let key = store.create_key(project.id, "Default", &ids::public_key()).await?;
+    Ok(
+        json!({ "organization": org.slug, "project": project.slug, "project_id": project.id, "public_key": key.public_key }),
+    )
+}
+
+pub async fn create_key(store: &dyn Store, org: &str, slug: &str, label: &str) -> anyhow::Result<Value> {
+    let (org, project) = project(store, org, slug).await?;
+    let key = store.create_key(project.id, label, &ids::public_key()).await?;
+    Ok(
+        json!({ "organization": org.slug, "project": project.slug, "project_id": project.id, "public_key": key.public_key }),
+    )
+}
+
+/// A new API token for an organization; this output is the only place it is ever shown.
+pub async fn create_token(store: &dyn Store, org: &str) -> anyhow::Result<Value> {
+    let org = organization(store, org).await?;
+    let token = ids::api_token();
+    store.create_token(org.id, &token_digest(&token)).await?;
+    Ok(json!({ "organization": org.slug, "token": token }))
+}

@@ -1,0 +1,121 @@
+//! Organizations are sealed from each other: another organization's token gets 404 on every
+//! endpoint of this one and changes nothing; keys and projects through the API and the CLI.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{origin_binary, request, wait_for, Origin};
+
+fn manage(origin: &Origin, args: &[&str]) -> Value {
+    let out = Command::new(origin_binary()).arg("--data-dir").arg(origin.data_dir()).args(args).output().unwrap();
+    assert!(out.status.success(), "picket-origin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn another_organizations_token_sees_nothing_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
+    let body =
+        b"{\"event_id\":\"77777777777777777777777777777777\"}\n{\"type\":\"event\"}\n{\"message\":\"private\"}\n";
+    request("POST", &format!("{}/api/{}/envelope/", origin.url, b.project_id), &[("x-sentry-auth", &auth)], body)
+        .unwrap();
+    let issue = wait_for("the issue", Duration::from_secs(20), || {
+        origin.project_api("issues/?query=").json().as_array().unwrap().first().cloned()
+    });
+    let issue_id = issue["id"].as_str().unwrap().to_string();
+
+    // A second organization, made with the CLI while the server runs.
+    manage(&origin, &["org", "create", "rival"]);
+    let rival_project = manage(&origin, &["project", "create", "rival", "app"]);
+    let rival = manage(&origin, &["token", "create", "rival"])["token"].as_str().unwrap().to_string();
+    let (org, project) = (b.organization.as_str(), b.project.as_str());
+    let endpoints = [
+        ("GET", format!("/api/0/projects/{org}/{project}/")),
+        ("PUT", format!("/api/0/projects/{org}/{project}/")),
+        ("GET", format!("/api/0/projects/{org}/{project}/issues/")),
+        ("PUT", format!("/api/0/projects/{org}/{project}/issues/?id={issue_id}")),
+        ("GET", format!("/api/0/projects/{org}/{project}/events/")),
+        ("GET", format!("/api/0/projects/{org}/{project}/events/77777777777777777777777777777777/")),
+        ("GET", format!("/api/0/projects/{org}/{project}/keys/")),
+        ("POST", format!("/api/0/projects/{org}/{project}/keys/")),
+        ("GET", format!("/api/0/organizations/{org}/projects/")),
+        ("GET", format!("/api/0/organizations/{org}/issues/{issue_id}/")),
+        ("PUT", format!("/api/0/organizations/{org}/issues/{issue_id}/")),
+        ("GET", format!("/api/0/organizations/{org}/issues/{issue_id}/events/")),
+    ];
+    let change = br#"{"status":"resolved","allowedDomains":["evil.example"],"name":"stolen"}"#;
+    for (method, path) in &endpoints {
+        let bearer = format!("Bearer {rival}");
+        let reply = request(method, &format!("{}{path}", origin.url), &[("authorization", &bearer)], change).unwrap();
+        assert_eq!(reply.status, 404, "{method} {path} with another organization's token");
+        assert!(reply.json()["detail"].is_string());
+        let anonymous = request(method, &format!("{}{path}", origin.url), &[], change).unwrap();
+        assert_eq!(anonymous.status, 401, "{method} {path} without a token");
+        let forged =
+            request(method, &format!("{}{path}", origin.url), &[("authorization", "Bearer sntryu_forged")], change)
+                .unwrap();
+        assert_eq!(forged.status, 401, "{method} {path} with an unknown token");
+    }
+    // Nothing changed in the first organization.
+    assert_eq!(origin.api(&format!("/api/0/organizations/{org}/issues/{issue_id}/")).json()["status"], "unresolved");
+    assert_eq!(origin.project_api("").json()["allowedDomains"], serde_json::json!(["*"]));
+    assert_eq!(origin.project_api("keys/").json().as_array().unwrap().len(), 1);
+    // Each token lists only its own organization's projects.
+    let mine = origin.api("/api/0/projects/").json();
+    let theirs = request(
+        "GET",
+        &format!("{}/api/0/projects/", origin.url),
+        &[("authorization", &format!("Bearer {rival}"))],
+        b"",
+    )
+    .unwrap()
+    .json();
+    let slugs =
+        |v: &Value| v.as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!((slugs(&mine), slugs(&theirs)), (vec![project.to_string()], vec!["app".to_string()]));
+    // The rival project's own key works for ingest, into its own project only.
+    let rival_auth = format!("Sentry sentry_key={}, sentry_version=7", rival_project["public_key"].as_str().unwrap());
+    let into_a = request(
+        "POST",
+        &format!("{}/api/{}/envelope/", origin.url, b.project_id),
+        &[("x-sentry-auth", &rival_auth)],
+        body,
+    )
+    .unwrap();
+    assert_eq!(into_a.status, 403, "a key of one project cannot send into another");
+}
+
+#[test]
+fn keys_are_listed_and_created_with_their_dsns() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start_with(dir.path(), "127.0.0.1:0", &[("PICKET_DSN_URL", "https://edge.example.com")]);
+    let b = origin.bootstrap.clone();
+    let keys = origin.project_api("keys/").json();
+    assert_eq!(keys[0]["public"], b.public_key.as_str());
+    assert_eq!(keys[0]["dsn"]["public"], format!("https://{}@edge.example.com/{}", b.public_key, b.project_id));
+    assert_eq!(
+        keys[0]["dsn"]["security"],
+        format!("https://edge.example.com/api/{}/security/?sentry_key={}", b.project_id, b.public_key)
+    );
+    let url = format!("{}/api/0/projects/{}/{}/keys/", origin.url, b.organization, b.project);
+    let bearer = format!("Bearer {}", b.token);
+    let created = request("POST", &url, &[("authorization", &bearer)], br#"{"name":"ci"}"#).unwrap();
+    assert_eq!((created.status, created.json()["name"].as_str()), (201, Some("ci")));
+    let new_key = created.json()["public"].as_str().unwrap().to_string();
+    assert_eq!(origin.project_api("keys/").json().as_array().unwrap().len(), 2);
+    // The new key ingests at once.
+    let auth = format!("Sentry sentry_key={new_key}, sentry_version=7");
+    let body =
+        b"{\"event_id\":\"88888888888888888888888888888888\"}\n{\"type\":\"event\"}\n{\"message\":\"new key\"}\n";
+    let sent =
+        request("POST", &format!("{}/api/{}/envelope/", origin.url, b.project_id), &[("x-sentry-auth", &auth)], body)
+            .unwrap();
+    assert_eq!(sent.status, 200);
+    let bad = request("POST", &url, &[("authorization", &bearer)], b"{not json").unwrap();
+    assert_eq!(bad.status, 400);
+}
