@@ -66,6 +66,12 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Delete what is older than each project's retention, now or as of a given instant.
+    Sweep {
+        /// Pretend it is this RFC 3339 instant (to preview or test retention).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
             manage::create_key(&store, &org, &project, &label).await?
         }
         Command::Token { action: TokenAction::Create { org } } => manage::create_token(&store, &org).await?,
+        Command::Sweep { as_of } => manage::sweep(&store, as_of.as_deref()).await?,
     };
     println!("{output}");
     Ok(())
@@ -144,6 +151,7 @@ async fn serve(
     let store: Arc<dyn Store> = Arc::new(store);
     let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
     let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
+    let sweeper = tokio::spawn(worker::retention(store.clone()));
     let state = AppState { store, limits, queue, dsn_url };
     let listener = TcpListener::bind(bind).await?;
     // Tests and scripts read this line to learn the port.
@@ -152,6 +160,7 @@ async fn serve(
     axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
     // Whatever is still queued is on disk and is processed on the next start.
     worker.abort();
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -61,3 +61,13 @@ pub async fn create_token(store: &dyn Store, org: &str) -> anyhow::Result<Value>
     store.create_token(org.id, &token_digest(&token)).await?;
     Ok(json!({ "organization": org.slug, "token": token }))
 }
+
+/// Runs a retention sweep now, or as of an RFC 3339 instant.
+pub async fn sweep(store: &dyn Store, as_of: Option<&str>) -> anyhow::Result<Value> {
+    let now = match as_of {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)?.timestamp_millis(),
+        None => chrono::Utc::now().timestamp_millis(),
+    };
+    let swept = store.sweep(now).await?;
+    Ok(json!({ "events": swept.events, "issues": swept.issues, "envelopes": swept.envelopes }))
+}

@@ -66,22 +66,35 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
             continue;
         }
         for pending in batch {
-            let envelope = pending.envelope;
-            let (processed, envelope) =
-                match tokio::task::spawn_blocking(move || (process::process(&envelope), envelope)).await {
-                    Ok(result) => result,
-                    Err(e) => {
-                        tracing::error!(error = %e, id = pending.id, "processing panicked; the envelope stays queued");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        break;
-                    }
-                };
+            let (envelope, retention) = (pending.envelope, pending.retention_days);
+            let work = move || (process::process(&envelope, retention), envelope);
+            let (processed, envelope) = match tokio::task::spawn_blocking(work).await {
+                Ok(result) => result,
+                Err(e) => {
+                    tracing::error!(error = %e, id = pending.id, "processing panicked; the envelope stays queued");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            };
             if let Err(e) = store.complete(pending.id, &envelope, processed).await {
                 tracing::error!(error = %e, id = pending.id, "could not commit a processed envelope; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 break;
             }
             queue.done();
+        }
+    }
+}
+
+/// Sweeps expired data once an hour (and once at start).
+pub async fn retention(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match store.sweep(chrono::Utc::now().timestamp_millis()).await {
+            Ok(swept) if swept != Default::default() => tracing::info!(?swept, "retention sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
         }
     }
 }

@@ -119,3 +119,49 @@ fn keys_are_listed_and_created_with_their_dsns() {
     let bad = request("POST", &url, &[("authorization", &bearer)], b"{not json").unwrap();
     assert_eq!(bad.status, 400);
 }
+
+#[test]
+fn retention_deletes_what_is_older_than_the_project_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let url = format!("{}/api/0/projects/{}/{}/", origin.url, b.organization, b.project);
+    let bearer = format!("Bearer {}", b.token);
+    let bad = request("PUT", &url, &[("authorization", &bearer)], br#"{"eventRetention":0}"#).unwrap();
+    assert_eq!(bad.status, 400);
+    let set = request("PUT", &url, &[("authorization", &bearer)], br#"{"eventRetention":1}"#).unwrap();
+    assert_eq!((set.status, set.json()["eventRetention"].as_i64()), (200, Some(1)));
+    // Edges learn it with the project config, as Relay's `eventRetention`.
+    let configs = request(
+        "POST",
+        &format!("{}/api/0/relays/projectconfigs/?version=3", origin.url),
+        &[],
+        format!("{{\"publicKeys\":[\"{}\"]}}", b.public_key).as_bytes(),
+    )
+    .unwrap()
+    .json();
+    assert_eq!(configs["configs"][&b.public_key]["config"]["eventRetention"], 1);
+
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
+    let body =
+        b"{\"event_id\":\"99999999999999999999999999999999\"}\n{\"type\":\"event\"}\n{\"message\":\"short-lived\"}\n";
+    request("POST", &format!("{}/api/{}/envelope/", origin.url, b.project_id), &[("x-sentry-auth", &auth)], body)
+        .unwrap();
+    wait_for("the event", Duration::from_secs(20), || {
+        (origin.project_api("events/99999999999999999999999999999999/").status == 200).then_some(())
+    });
+    let now = manage(&origin, &["sweep"]);
+    assert_eq!((now["events"].as_u64(), now["issues"].as_u64()), (Some(0), Some(0)));
+    let later = rfc3339_in_days(2);
+    let swept = manage(&origin, &["sweep", "--as-of", &later]);
+    assert_eq!((swept["events"].as_u64(), swept["issues"].as_u64()), (Some(1), Some(1)), "{swept}");
+    assert_eq!(origin.project_api("events/99999999999999999999999999999999/").status, 404);
+    assert!(origin.project_api("issues/?query=").json().as_array().unwrap().is_empty());
+}
+
+/// RFC 3339 for now plus `days`, from the system clock (tests may read it; the core may not).
+fn rfc3339_in_days(days: u64) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + days * 86_400;
+    let out = Command::new("date").args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

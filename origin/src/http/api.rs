@@ -103,6 +103,8 @@ pub async fn project(
 #[serde(rename_all = "camelCase")]
 pub struct ProjectUpdate {
     allowed_domains: Option<Vec<String>>,
+    /// Picket's own field (Relay's project config key): days events are kept.
+    event_retention: Option<i64>,
 }
 
 /// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields (`allowedDomains` so far).
@@ -119,6 +121,12 @@ pub async fn update_project(
         let domains: Vec<String> =
             domains.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
         state.store.set_allowed_domains(project.id, &domains).await?;
+    }
+    if let Some(days) = update.event_retention {
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::BadRequest(format!("eventRetention is 1 to 3650 days, not {days}")));
+        }
+        state.store.set_event_retention(project.id, days).await?;
     }
     let project = auth.project(&state, &org, &slug).await?;
     Ok(Json(serialize::project_details(&project, &auth.0)))

@@ -54,6 +54,7 @@ pub fn project_details(project: &Project, org: &Organization) -> Value {
     map.insert("dateCreated".into(), Value::String(iso(project.date_created_ms)));
     map.insert("organization".into(), json!({ "id": org.id.to_string(), "slug": org.slug, "name": org.name }));
     map.insert("allowedDomains".into(), json!(project.allowed_domains));
+    map.insert("eventRetention".into(), json!(project.event_retention_days));
     out
 }
 

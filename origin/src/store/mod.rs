@@ -28,7 +28,17 @@ pub struct Project {
     pub name: String,
     pub platform: Option<String>,
     pub allowed_domains: Vec<String>,
+    /// Days events are kept.
+    pub event_retention_days: i64,
     pub date_created_ms: i64,
+}
+
+/// What a retention sweep deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub events: usize,
+    pub issues: usize,
+    pub envelopes: usize,
 }
 
 /// A DSN key of a project.
@@ -88,6 +98,8 @@ pub struct AcceptedEnvelope {
 pub struct PendingEnvelope {
     pub id: i64,
     pub envelope: AcceptedEnvelope,
+    /// The project's retention in days, which bounds how old event timestamps may be.
+    pub retention_days: i64,
 }
 
 /// What processing made of one envelope.
@@ -227,6 +239,11 @@ pub trait Store: Send + Sync + 'static {
     async fn create_project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
     /// Stores an API token (by its SHA-256 hex digest) for an organization.
     async fn create_token(&self, organization_id: i64, token_sha256: &str) -> StoreResult<()>;
+    /// Sets how many days a project's events are kept.
+    async fn set_event_retention(&self, project_id: i64, days: i64) -> StoreResult<()>;
+    /// Deletes what is older than each project's retention at `now_ms`: events, issues last
+    /// seen before it, and processed envelopes received before it.
+    async fn sweep(&self, now_ms: i64) -> StoreResult<Swept>;
     /// Sets the browser origins a project accepts (`allowedDomains`).
     async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()>;
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;

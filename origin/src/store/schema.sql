@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS projects (
     disabled INTEGER NOT NULL DEFAULT 0,
     -- Browser origins allowed to send (JSON list of patterns; Sentry's default is any).
     allowed_domains TEXT NOT NULL DEFAULT '["*"]',
+    -- Days an event is kept (Relay's `eventRetention`).
+    event_retention INTEGER NOT NULL DEFAULT 90,
     next_short_id INTEGER NOT NULL DEFAULT 1,
     date_created INTEGER NOT NULL,
     UNIQUE (organization_id, slug)

@@ -68,7 +68,8 @@ const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit,
      i.platform, i.metadata, i.times_seen, \
      (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen, i.substatus";
 
-const PROJECT_COLUMNS: &str = "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, p.allowed_domains";
+const PROJECT_COLUMNS: &str =
+    "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, p.allowed_domains, p.event_retention";
 
 fn project_row(r: &Row, at: usize) -> rusqlite::Result<Project> {
     Ok(Project {
@@ -79,6 +80,7 @@ fn project_row(r: &Row, at: usize) -> rusqlite::Result<Project> {
         platform: r.get(at + 4)?,
         date_created_ms: r.get(at + 5)?,
         allowed_domains: serde_json::from_value(json_column(r, at + 6)?).unwrap_or_default(),
+        event_retention_days: r.get(at + 7)?,
     })
 }
 
@@ -207,15 +209,15 @@ impl Store for SqliteStore {
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>> {
         let key = public_key.to_ascii_lowercase();
         self.with(move |c| {
-            let project: Option<(i64, i64, String, bool, Value)> = c
+            let project: Option<(i64, i64, String, bool, Value, i64)> = c
                 .query_row(
-                    "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains FROM project_keys k \
-                     JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
+                    "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains, p.event_retention \
+                     FROM project_keys k JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
                     params![key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, json_column(r, 4)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, json_column(r, 4)?, r.get(5)?)),
                 )
                 .optional()?;
-            let Some((project_id, organization_id, slug, disabled, domains)) = project else {
+            let Some((project_id, organization_id, slug, disabled, domains, retention)) = project else {
                 return Ok(None);
             };
             let allowed_domains = serde_json::from_value(domains).unwrap_or_default();
@@ -232,7 +234,10 @@ impl Store for SqliteStore {
                 public_keys,
                 slug: Some(slug),
                 organization_id: Some(organization_id as u64),
-                config: ProjectConfig { allowed_domains, ..ProjectConfig::default() },
+                config: ProjectConfig {
+                    allowed_domains,
+                    other: [("eventRetention".to_string(), Value::from(retention))].into_iter().collect(),
+                },
             }))
         })
         .await
@@ -259,8 +264,9 @@ impl Store for SqliteStore {
     async fn pending(&self, limit: usize) -> StoreResult<Vec<PendingEnvelope>> {
         self.with(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, project_id, event_id, received, client_ip, body FROM envelopes \
-                 WHERE processed = 0 ORDER BY id LIMIT ?1",
+                "SELECT e.id, e.project_id, e.event_id, e.received, e.client_ip, e.body, \
+                 COALESCE(p.event_retention, 90) FROM envelopes e LEFT JOIN projects p ON p.id = e.project_id \
+                 WHERE e.processed = 0 ORDER BY e.id LIMIT ?1",
             )?;
             let rows = stmt.query_map(params![limit as i64], |r| {
                 Ok(PendingEnvelope {
@@ -272,6 +278,7 @@ impl Store for SqliteStore {
                         client_ip: r.get(4)?,
                         body: r.get(5)?,
                     },
+                    retention_days: r.get(6)?,
                 })
             })?;
             rows.collect()
@@ -404,7 +411,7 @@ impl Store for SqliteStore {
             c.query_row(
                 "INSERT INTO projects (organization_id, slug, name, date_created) VALUES (?1, ?2, ?2, ?3) \
                  ON CONFLICT DO NOTHING \
-                 RETURNING id, organization_id, slug, name, platform, date_created, allowed_domains",
+                 RETURNING id, organization_id, slug, name, platform, date_created, allowed_domains, event_retention",
                 params![organization_id, slug, now],
                 |r| project_row(r, 0),
             )
@@ -422,6 +429,33 @@ impl Store for SqliteStore {
                 params![organization_id, hash, now],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    async fn set_event_retention(&self, project_id: i64, days: i64) -> StoreResult<()> {
+        self.with(move |c| {
+            c.execute("UPDATE projects SET event_retention = ?2 WHERE id = ?1", params![project_id, days]).map(|_| ())
+        })
+        .await
+    }
+
+    async fn sweep(&self, now_ms: i64) -> StoreResult<Swept> {
+        const DAY_MS: i64 = 86_400_000;
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let cutoff =
+                format!("(SELECT ?1 - event_retention * {DAY_MS} FROM projects WHERE projects.id = project_id)");
+            let events = tx.execute(&format!("DELETE FROM events WHERE timestamp < {cutoff}"), params![now_ms])?;
+            let issues = tx.execute(&format!("DELETE FROM issues WHERE last_seen < {cutoff}"), params![now_ms])?;
+            tx.execute("DELETE FROM issue_users WHERE issue_id NOT IN (SELECT id FROM issues)", [])?;
+            let envelopes = tx.execute(
+                &format!("DELETE FROM envelopes WHERE processed = 1 AND received < {cutoff}"),
+                params![now_ms],
+            )?;
+            tx.execute(&format!("DELETE FROM outcomes WHERE timestamp < {cutoff}"), params![now_ms])?;
+            tx.commit()?;
+            Ok(Swept { events, issues, envelopes })
         })
         .await
     }
