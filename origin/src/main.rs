@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use picket::core::limits::Limits;
+use picket_origin::process::{self, normalize::Context};
 use picket_origin::store::{SqliteStore, Store};
 use picket_origin::worker::{self, Queue};
 use picket_origin::{app, bootstrap, manage, AppState};
@@ -65,6 +66,23 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Process one event (JSON on stdin) as ingest would, and print the stored event with its
+    /// title, culprit and grouping. Nothing is stored.
+    ProcessEvent {
+        /// When the event was received (Unix milliseconds); now if unset.
+        #[arg(long)]
+        received_ms: Option<i64>,
+        /// The envelope's `sent_at` (RFC 3339), for clock-drift correction.
+        #[arg(long)]
+        sent_at: Option<String>,
+        #[arg(long)]
+        client_ip: Option<String>,
+        #[arg(long, default_value_t = 90)]
+        retention_days: i64,
+        /// `datascrubbingSettings` as JSON (Relay's names); scrubbing defaults if unset.
+        #[arg(long)]
+        scrubbing: Option<String>,
     },
     /// Delete what is older than each project's retention, now or as of a given instant.
     Sweep {
@@ -129,6 +147,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token { action: TokenAction::Create { org } } => manage::create_token(&store, &org).await?,
         Command::Sweep { as_of } => manage::sweep(&store, as_of.as_deref()).await?,
+        Command::ProcessEvent { received_ms, sent_at, client_ip, retention_days, scrubbing } => {
+            let scrubbing = scrubbing.map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default();
+            let payload: serde_json::Value = serde_json::from_reader(std::io::stdin())?;
+            let ctx = Context {
+                received_ms: received_ms.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()),
+                sent_at_ms: sent_at
+                    .map(|s| chrono::DateTime::parse_from_rfc3339(&s))
+                    .transpose()?
+                    .map(|d| d.timestamp_millis()),
+                client_ip: client_ip.as_deref(),
+                retention_days,
+            };
+            process::inspect(payload, &ctx, &scrubbing).map_err(|e| anyhow::anyhow!(e))?
+        }
     };
     println!("{output}");
     Ok(())

@@ -66,8 +66,8 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
             continue;
         }
         for pending in batch {
-            let (envelope, retention) = (pending.envelope, pending.retention_days);
-            let work = move || (process::process(&envelope, retention), envelope);
+            let (envelope, retention, scrubbing) = (pending.envelope, pending.retention_days, pending.scrubbing);
+            let work = move || (process::process(&envelope, retention, &scrubbing), envelope);
             let (processed, envelope) = match tokio::task::spawn_blocking(work).await {
                 Ok(result) => result,
                 Err(e) => {

@@ -8,6 +8,7 @@ mod core_decisions;
 mod dev_script;
 mod e2e;
 mod harness;
+mod oracle;
 mod tenancy;
 mod upstream;
 mod vectors;

@@ -105,6 +105,12 @@ pub struct ProjectUpdate {
     allowed_domains: Option<Vec<String>>,
     /// Picket's own field (Relay's project config key): days events are kept.
     event_retention: Option<i64>,
+    data_scrubber: Option<bool>,
+    data_scrubber_defaults: Option<bool>,
+    #[serde(rename = "scrubIPAddresses")]
+    scrub_ip_addresses: Option<bool>,
+    sensitive_fields: Option<Vec<String>>,
+    safe_fields: Option<Vec<String>>,
 }
 
 /// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields (`allowedDomains` so far).
@@ -121,6 +127,26 @@ pub async fn update_project(
         let domains: Vec<String> =
             domains.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
         state.store.set_allowed_domains(project.id, &domains).await?;
+    }
+    let mut scrubbing = project.scrubbing.clone();
+    let before = scrubbing.clone();
+    if let Some(v) = update.data_scrubber {
+        scrubbing.scrub_data = v;
+    }
+    if let Some(v) = update.data_scrubber_defaults {
+        scrubbing.scrub_defaults = v;
+    }
+    if let Some(v) = update.scrub_ip_addresses {
+        scrubbing.scrub_ip_addresses = v;
+    }
+    if let Some(v) = update.sensitive_fields {
+        scrubbing.sensitive_fields = v;
+    }
+    if let Some(v) = update.safe_fields {
+        scrubbing.exclude_fields = v;
+    }
+    if scrubbing != before {
+        state.store.set_scrubbing(project.id, &scrubbing).await?;
     }
     if let Some(days) = update.event_retention {
         if !(1..=3650).contains(&days) {

@@ -55,6 +55,12 @@ pub fn project_details(project: &Project, org: &Organization) -> Value {
     map.insert("organization".into(), json!({ "id": org.id.to_string(), "slug": org.slug, "name": org.name }));
     map.insert("allowedDomains".into(), json!(project.allowed_domains));
     map.insert("eventRetention".into(), json!(project.event_retention_days));
+    let s = &project.scrubbing;
+    map.insert("dataScrubber".into(), json!(s.scrub_data));
+    map.insert("dataScrubberDefaults".into(), json!(s.scrub_defaults));
+    map.insert("scrubIPAddresses".into(), json!(s.scrub_ip_addresses));
+    map.insert("sensitiveFields".into(), json!(s.sensitive_fields));
+    map.insert("safeFields".into(), json!(s.exclude_fields));
     out
 }
 

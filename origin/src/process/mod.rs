@@ -6,6 +6,7 @@
 mod golden;
 pub mod group;
 pub mod normalize;
+pub mod scrub;
 mod security;
 
 use picket::core::envelope::Envelope;
@@ -16,7 +17,7 @@ use normalize::Context;
 
 /// Processes an accepted envelope into events and drops; `retention_days` bounds how old an
 /// event's own timestamp may be.
-pub fn process(accepted: &AcceptedEnvelope, retention_days: i64) -> Processed {
+pub fn process(accepted: &AcceptedEnvelope, retention_days: i64, scrubbing: &scrub::ScrubSettings) -> Processed {
     let mut events = Vec::new();
     let mut drops = Vec::new();
     match Envelope::parse(&accepted.body) {
@@ -29,7 +30,7 @@ pub fn process(accepted: &AcceptedEnvelope, retention_days: i64) -> Processed {
             };
             let event_id = envelope.event_id().map(|id| id.simple());
             for payload in event_payloads(&envelope) {
-                match payload.and_then(|p| event(event_id.as_deref(), p, &ctx)) {
+                match payload.and_then(|p| event(event_id.as_deref(), p, &ctx, scrubbing)) {
                     Ok(ev) => events.push(ev),
                     Err(reason) => drops.push(Drop { category: "error".into(), reason: reason.into() }),
                 }
@@ -68,7 +69,12 @@ fn event_payloads(envelope: &Envelope) -> Vec<Result<Map<String, Value>, &'stati
 }
 
 /// Normalizes one event payload into a [`NewEvent`].
-fn event(envelope_event_id: Option<&str>, mut ev: Map<String, Value>, ctx: &Context) -> Result<NewEvent, &'static str> {
+fn event(
+    envelope_event_id: Option<&str>,
+    mut ev: Map<String, Value>,
+    ctx: &Context,
+    scrubbing: &scrub::ScrubSettings,
+) -> Result<NewEvent, &'static str> {
     let event_id = envelope_event_id
         .map(str::to_string)
         .or_else(|| {
@@ -77,6 +83,8 @@ fn event(envelope_event_id: Option<&str>, mut ev: Map<String, Value>, ctx: &Cont
         .ok_or("event_id")?;
     ev.insert("event_id".into(), Value::String(event_id.clone()));
     let timestamp_ms = normalize::normalize(&mut ev, ctx);
+    // Scrubbed before anything reads it: titles, grouping and storage see no secrets.
+    scrub::scrub(&mut ev, scrubbing);
     let level = ev["level"].as_str().unwrap_or("error").to_string();
     let platform = ev["platform"].as_str().map(str::to_string);
     let summary = group::summarize(&ev);
@@ -94,6 +102,23 @@ fn event(envelope_event_id: Option<&str>, mut ev: Map<String, Value>, ctx: &Cont
         metadata: summary.metadata,
         payload: Value::Object(ev),
     })
+}
+
+/// Processes one event payload as the worker would and shows the result: the stored event,
+/// its title, culprit, grouping components and timestamp (for `picket-origin process-event`).
+pub fn inspect(payload: Value, ctx: &Context, scrubbing: &scrub::ScrubSettings) -> Result<Value, &'static str> {
+    let Value::Object(ev) = payload else { return Err("the event is not a JSON object") };
+    let event_id = ev.get("event_id").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| "0".repeat(32));
+    let new = event(Some(&event_id), ev, ctx, scrubbing)?;
+    let Value::Object(stored) = &new.payload else { unreachable!("events are objects") };
+    Ok(serde_json::json!({
+        "event": new.payload,
+        "title": new.title,
+        "culprit": new.culprit,
+        "components": group::components(stored),
+        "group_hash": new.group_hash,
+        "timestamp_ms": new.timestamp_ms,
+    }))
 }
 
 /// Who the user is, for `userCount`: id, else email, else username, else IP address.
@@ -123,11 +148,11 @@ mod tests {
     #[test]
     fn processes_events_and_records_bad_ones() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{\"message\":\"m\",\"timestamp\":\"2026-11-21T04:37:11.5Z\",\"level\":\"warn\",\"user\":{\"id\":7}}\n{\"type\":\"event\"}\nnot json\n{\"type\":\"attachment\"}\nraw\n".to_vec();
-        let acc = process(&accepted(&body, 1_795_235_832_000, None), 90);
+        let acc = process(&accepted(&body, 1_795_235_832_000, None), 90, &Default::default());
         assert_eq!(acc.events.len(), 1);
         assert_eq!(acc.events[0].event_id, "fc6d8c0c43fc4630ad850ee518f1b9d0");
         let ev = &acc.events[0];
-        assert_eq!(ev.level, "warning");
+        assert_eq!(ev.level, "error", "Relay does not accept `warn`");
         assert_eq!(ev.timestamp_ms, 1_795_235_831_500);
         assert_eq!(ev.user_ident.as_deref(), Some("id:7"));
         assert_eq!(ev.payload["event_id"], "fc6d8c0c43fc4630ad850ee518f1b9d0");
@@ -137,7 +162,7 @@ mod tests {
     #[test]
     fn auto_ips_take_the_client_address() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{\"user\":{\"ip_address\":\"{{auto}}\"},\"request\":{\"env\":{\"REMOTE_ADDR\":\"{{auto}}\"}}}\n".to_vec();
-        let ev = &process(&accepted(&body, 1, Some("203.0.113.7")), 90).events[0];
+        let ev = &process(&accepted(&body, 1, Some("203.0.113.7")), 90, &Default::default()).events[0];
         assert_eq!(ev.payload["user"]["ip_address"], "203.0.113.7");
         assert_eq!(ev.payload["request"]["env"]["REMOTE_ADDR"], "203.0.113.7");
         assert_eq!(ev.user_ident.as_deref(), Some("ip_address:203.0.113.7"));
@@ -146,6 +171,6 @@ mod tests {
     #[test]
     fn missing_timestamps_take_the_receive_time() {
         let body = b"{\"event_id\":\"fc6d8c0c43fc4630ad850ee518f1b9d0\"}\n{\"type\":\"event\"}\n{}\n".to_vec();
-        assert_eq!(process(&accepted(&body, 1234, None), 90).events[0].timestamp_ms, 1234);
+        assert_eq!(process(&accepted(&body, 1234, None), 90, &Default::default()).events[0].timestamp_ms, 1234);
     }
 }

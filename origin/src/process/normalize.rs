@@ -64,11 +64,12 @@ pub fn timestamp_ms(value: Option<&Value>) -> Option<i64> {
     }
 }
 
-/// Relay's level names, with its aliases.
+/// Relay's level names with its two aliases (`critical`, `log`); case matters, and anything
+/// else (`warn`, `WARNING`, `trace`) is invalid and becomes `error`, as in Relay.
 fn level(value: Option<&Value>) -> &'static str {
-    match value.and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+    match value.and_then(Value::as_str) {
         Some("fatal" | "critical") => "fatal",
-        Some("warning" | "warn") => "warning",
+        Some("warning") => "warning",
         Some("info" | "log") => "info",
         Some("debug") => "debug",
         _ => "error",
@@ -123,6 +124,13 @@ pub fn normalize(ev: &mut Map<String, Value>, ctx: &Context) -> i64 {
         ev.remove("environment");
     }
     trim(ev);
+    // The legacy `message` string is `logentry.formatted`, as Relay reads it.
+    if let Some(Value::String(text)) = ev.get("message").cloned() {
+        if !ev.contains_key("logentry") {
+            ev.insert("logentry".into(), json!({ "formatted": text }));
+        }
+        ev.remove("message");
+    }
     if let Some(ip) = ctx.client_ip {
         resolve_auto_ip(ev, ip);
     }
@@ -258,8 +266,8 @@ mod tests {
     #[test]
     fn levels_platforms_releases_environments() {
         let (ev, _) =
-            run(json!({"level": "WARN", "platform": "klingon", "release": "latest", "environment": "a/b"}), &ctx());
-        assert_eq!((ev["level"].as_str(), ev["platform"].as_str()), (Some("warning"), Some("other")));
+            run(json!({"level": "warn", "platform": "klingon", "release": "latest", "environment": "a/b"}), &ctx());
+        assert_eq!((ev["level"].as_str(), ev["platform"].as_str()), (Some("error"), Some("other")));
         assert!(ev.get("release").is_none() && ev.get("environment").is_none());
         let (ev, _) = run(
             json!({"level": "critical", "platform": "python", "release": "web@1.2", "environment": "prod"}),

@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use picket::core::config::ProjectState;
 use serde_json::Value;
 
+pub use crate::process::scrub::ScrubSettings;
+
 pub use sqlite::SqliteStore;
 
 /// Storage errors are internal errors to the API.
@@ -30,6 +32,7 @@ pub struct Project {
     pub allowed_domains: Vec<String>,
     /// Days events are kept.
     pub event_retention_days: i64,
+    pub scrubbing: ScrubSettings,
     pub date_created_ms: i64,
 }
 
@@ -100,6 +103,7 @@ pub struct PendingEnvelope {
     pub envelope: AcceptedEnvelope,
     /// The project's retention in days, which bounds how old event timestamps may be.
     pub retention_days: i64,
+    pub scrubbing: ScrubSettings,
 }
 
 /// What processing made of one envelope.
@@ -239,6 +243,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
     /// Stores an API token (by its SHA-256 hex digest) for an organization.
     async fn create_token(&self, organization_id: i64, token_sha256: &str) -> StoreResult<()>;
+    /// Sets a project's data scrubbing settings.
+    async fn set_scrubbing(&self, project_id: i64, settings: &ScrubSettings) -> StoreResult<()>;
     /// Sets how many days a project's events are kept.
     async fn set_event_retention(&self, project_id: i64, days: i64) -> StoreResult<()>;
     /// Deletes what is older than each project's retention at `now_ms`: events, issues last

@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS projects (
     allowed_domains TEXT NOT NULL DEFAULT '["*"]',
     -- Days an event is kept (Relay's `eventRetention`).
     event_retention INTEGER NOT NULL DEFAULT 90,
+    -- Relay's `datascrubbingSettings` (JSON); defaults scrub.
+    datascrubbing TEXT NOT NULL DEFAULT '{}',
     next_short_id INTEGER NOT NULL DEFAULT 1,
     date_created INTEGER NOT NULL,
     UNIQUE (organization_id, slug)

@@ -68,8 +68,8 @@ const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit,
      i.platform, i.metadata, i.times_seen, \
      (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen, i.substatus";
 
-const PROJECT_COLUMNS: &str =
-    "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, p.allowed_domains, p.event_retention";
+const PROJECT_COLUMNS: &str = "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, \
+     p.allowed_domains, p.event_retention, p.datascrubbing";
 
 fn project_row(r: &Row, at: usize) -> rusqlite::Result<Project> {
     Ok(Project {
@@ -81,6 +81,7 @@ fn project_row(r: &Row, at: usize) -> rusqlite::Result<Project> {
         date_created_ms: r.get(at + 5)?,
         allowed_domains: serde_json::from_value(json_column(r, at + 6)?).unwrap_or_default(),
         event_retention_days: r.get(at + 7)?,
+        scrubbing: serde_json::from_value(json_column(r, at + 8)?).unwrap_or_default(),
     })
 }
 
@@ -209,17 +210,19 @@ impl Store for SqliteStore {
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>> {
         let key = public_key.to_ascii_lowercase();
         self.with(move |c| {
-            let project: Option<(i64, i64, String, bool, Value, i64)> = c
+            let project: Option<(i64, i64, String, bool, Value, i64, Value)> = c
                 .query_row(
-                    "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains, p.event_retention \
-                     FROM project_keys k JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
+                    "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains, p.event_retention, \
+                     p.datascrubbing FROM project_keys k JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
                     params![key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, json_column(r, 4)?, r.get(5)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, json_column(r, 4)?, r.get(5)?, json_column(r, 6)?)),
                 )
                 .optional()?;
-            let Some((project_id, organization_id, slug, disabled, domains, retention)) = project else {
+            let Some((project_id, organization_id, slug, disabled, domains, retention, scrubbing)) = project else {
                 return Ok(None);
             };
+            let scrubbing = serde_json::to_value(serde_json::from_value::<ScrubSettings>(scrubbing).unwrap_or_default())
+                .unwrap_or_default();
             let allowed_domains = serde_json::from_value(domains).unwrap_or_default();
             let mut stmt =
                 c.prepare("SELECT public_key, id, is_active FROM project_keys WHERE project_id = ?1 ORDER BY id")?;
@@ -236,7 +239,12 @@ impl Store for SqliteStore {
                 organization_id: Some(organization_id as u64),
                 config: ProjectConfig {
                     allowed_domains,
-                    other: [("eventRetention".to_string(), Value::from(retention))].into_iter().collect(),
+                    other: [
+                        ("eventRetention".to_string(), Value::from(retention)),
+                        ("datascrubbingSettings".to_string(), scrubbing),
+                    ]
+                    .into_iter()
+                    .collect(),
                 },
             }))
         })
@@ -265,7 +273,8 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let mut stmt = c.prepare(
                 "SELECT e.id, e.project_id, e.event_id, e.received, e.client_ip, e.body, \
-                 COALESCE(p.event_retention, 90) FROM envelopes e LEFT JOIN projects p ON p.id = e.project_id \
+                 COALESCE(p.event_retention, 90), COALESCE(p.datascrubbing, '{}') \
+                 FROM envelopes e LEFT JOIN projects p ON p.id = e.project_id \
                  WHERE e.processed = 0 ORDER BY e.id LIMIT ?1",
             )?;
             let rows = stmt.query_map(params![limit as i64], |r| {
@@ -279,6 +288,7 @@ impl Store for SqliteStore {
                         body: r.get(5)?,
                     },
                     retention_days: r.get(6)?,
+                    scrubbing: serde_json::from_value(json_column(r, 7)?).unwrap_or_default(),
                 })
             })?;
             rows.collect()
@@ -411,7 +421,8 @@ impl Store for SqliteStore {
             c.query_row(
                 "INSERT INTO projects (organization_id, slug, name, date_created) VALUES (?1, ?2, ?2, ?3) \
                  ON CONFLICT DO NOTHING \
-                 RETURNING id, organization_id, slug, name, platform, date_created, allowed_domains, event_retention",
+                 RETURNING id, organization_id, slug, name, platform, date_created, allowed_domains, event_retention, \
+                 datascrubbing",
                 params![organization_id, slug, now],
                 |r| project_row(r, 0),
             )
@@ -429,6 +440,14 @@ impl Store for SqliteStore {
                 params![organization_id, hash, now],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    async fn set_scrubbing(&self, project_id: i64, settings: &ScrubSettings) -> StoreResult<()> {
+        let settings = serde_json::to_string(settings)?;
+        self.with(move |c| {
+            c.execute("UPDATE projects SET datascrubbing = ?2 WHERE id = ?1", params![project_id, settings]).map(|_| ())
         })
         .await
     }
