@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::process;
-use crate::store::Store;
+use crate::store::{Completed, Store};
 
 /// Envelopes taken from the queue at a time.
 const BATCH: usize = 64;
@@ -65,22 +65,33 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
             let _ = tokio::time::timeout(Duration::from_secs(1), queue.wake.notified()).await;
             continue;
         }
-        for pending in batch {
-            let (envelope, retention, scrubbing) = (pending.envelope, pending.retention_days, pending.scrubbing);
-            let work = move || (process::process(&envelope, retention, &scrubbing), envelope);
-            let (processed, envelope) = match tokio::task::spawn_blocking(work).await {
-                Ok(result) => result,
-                Err(e) => {
-                    tracing::error!(error = %e, id = pending.id, "processing panicked; the envelope stays queued");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    break;
-                }
-            };
-            if let Err(e) = store.complete(pending.id, &envelope, processed).await {
-                tracing::error!(error = %e, id = pending.id, "could not commit a processed envelope; retrying");
+        let count = batch.len();
+        let work = move || {
+            batch
+                .into_iter()
+                .map(|p| Completed {
+                    id: p.id,
+                    project_id: p.envelope.project_id,
+                    received_ms: p.envelope.received_ms,
+                    processed: process::process(&p.envelope, p.retention_days, &p.scrubbing),
+                })
+                .collect::<Vec<_>>()
+        };
+        let done = match tokio::task::spawn_blocking(work).await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = %e, "processing panicked; the batch stays queued");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                break;
+                continue;
             }
+        };
+        // One transaction for the whole batch: one fsync, not one per envelope.
+        if let Err(e) = store.complete(done).await {
+            tracing::error!(error = %e, "could not commit processed envelopes; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        for _ in 0..count {
             queue.done();
         }
     }

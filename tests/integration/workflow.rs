@@ -106,3 +106,40 @@ fn resolve_mute_unresolve_and_regress_with_sentry_cli() {
     .unwrap();
     assert_eq!((bad.status, bad.json()["detail"].as_str()), (400, Some("unknown status \"exploded\"")));
 }
+
+#[test]
+fn scrubbing_is_on_by_default_and_follows_the_project_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
+    let url = format!("{}/api/{}/envelope/", origin.url, b.project_id);
+    let send = |id: &str| {
+        let event = r#"{"message":"paid with 4111 1111 1111 1111","extra":{"password":"hunter2","customer_name":"Jo"}}"#;
+        let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n");
+        assert_eq!(request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap().status, 200);
+    };
+    let detail = |id: &str| {
+        wait_for("the event", Duration::from_secs(20), || {
+            let r = origin.project_api(&format!("events/{id}/"));
+            (r.status == 200).then(|| r.json())
+        })
+    };
+    send("c0000000000000000000000000000001");
+    let first = detail("c0000000000000000000000000000001");
+    assert_eq!(first["title"], "paid with [creditcard]");
+    assert_eq!(first["context"]["password"], "[Filtered]");
+    assert_eq!(first["context"]["customer_name"], "Jo");
+
+    let project = format!("{}/api/0/projects/{}/{}/", origin.url, b.organization, b.project);
+    let bearer = format!("Bearer {}", b.token);
+    let put = request("PUT", &project, &[("authorization", &bearer)], br#"{"sensitiveFields":["customer"]}"#).unwrap();
+    assert_eq!(put.json()["sensitiveFields"], serde_json::json!(["customer"]));
+    send("c0000000000000000000000000000002");
+    assert_eq!(detail("c0000000000000000000000000000002")["context"]["customer_name"], "[Filtered]");
+
+    let off = request("PUT", &project, &[("authorization", &bearer)], br#"{"dataScrubber":false}"#).unwrap();
+    assert_eq!(off.json()["dataScrubber"], false);
+    send("c0000000000000000000000000000003");
+    assert_eq!(detail("c0000000000000000000000000000003")["context"]["password"], "hunter2");
+}

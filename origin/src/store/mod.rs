@@ -106,6 +106,15 @@ pub struct PendingEnvelope {
     pub scrubbing: ScrubSettings,
 }
 
+/// One processed envelope, ready to commit.
+#[derive(Clone, Debug)]
+pub struct Completed {
+    pub id: i64,
+    pub project_id: i64,
+    pub received_ms: i64,
+    pub processed: Processed,
+}
+
 /// What processing made of one envelope.
 #[derive(Clone, Debug, Default)]
 pub struct Processed {
@@ -224,9 +233,9 @@ pub trait Store: Send + Sync + 'static {
     async fn pending(&self, limit: usize) -> StoreResult<Vec<PendingEnvelope>>;
     /// How many envelopes wait for processing.
     async fn pending_count(&self) -> StoreResult<usize>;
-    /// Commits what processing made of envelope `id` (events, issues, drops) and marks it
-    /// processed, in one transaction.
-    async fn complete(&self, id: i64, envelope: &AcceptedEnvelope, processed: Processed) -> StoreResult<()>;
+    /// Commits what processing made of a batch of envelopes (events, issues, drops) and marks
+    /// them processed, in one transaction.
+    async fn complete(&self, batch: Vec<Completed>) -> StoreResult<()>;
     /// The organization an API token (by SHA-256 hex digest) belongs to.
     async fn token_organization(&self, token_sha256: &str) -> StoreResult<Option<Organization>>;
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;

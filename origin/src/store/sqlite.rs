@@ -302,21 +302,22 @@ impl Store for SqliteStore {
             .map(|n| n as usize)
     }
 
-    async fn complete(&self, id: i64, envelope: &AcceptedEnvelope, processed: Processed) -> StoreResult<()> {
-        let (project_id, received_ms) = (envelope.project_id, envelope.received_ms);
+    async fn complete(&self, batch: Vec<Completed>) -> StoreResult<()> {
         self.with(move |c| {
             let tx = c.transaction()?;
-            for ev in &processed.events {
-                insert_event(&tx, project_id, received_ms, ev)?;
+            for done in &batch {
+                for ev in &done.processed.events {
+                    insert_event(&tx, done.project_id, done.received_ms, ev)?;
+                }
+                for drop in &done.processed.drops {
+                    tx.execute(
+                        "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
+                         VALUES (?1, ?2, 'invalid', ?3, ?4, 1)",
+                        params![done.project_id, done.received_ms, drop.category, drop.reason],
+                    )?;
+                }
+                tx.execute("UPDATE envelopes SET processed = 1 WHERE id = ?1", params![done.id])?;
             }
-            for drop in &processed.drops {
-                tx.execute(
-                    "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
-                     VALUES (?1, ?2, 'invalid', ?3, ?4, 1)",
-                    params![project_id, received_ms, drop.category, drop.reason],
-                )?;
-            }
-            tx.execute("UPDATE envelopes SET processed = 1 WHERE id = ?1", params![id])?;
             tx.commit()
         })
         .await
