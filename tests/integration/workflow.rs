@@ -115,7 +115,8 @@ fn scrubbing_is_on_by_default_and_follows_the_project_settings() {
     let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
     let url = format!("{}/api/{}/envelope/", origin.url, b.project_id);
     let send = |id: &str| {
-        let event = r#"{"message":"paid with 4111 1111 1111 1111","extra":{"password":"hunter2","customer_name":"Jo"}}"#;
+        let event =
+            r#"{"message":"paid with 4111 1111 1111 1111","extra":{"password":"hunter2","customer_name":"Jo"}}"#;
         let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n");
         assert_eq!(request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap().status, 200);
     };

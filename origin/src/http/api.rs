@@ -255,9 +255,8 @@ pub async fn org_issue(
     Path((org, id)): Path<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let org = auth.org(&org)?;
-    let (issue, project) = state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(serialize::issue(&issue, org, &project, &base_url(&headers))))
+    let (issue, project) = auth.issue(&state, &org, id).await?;
+    Ok(Json(serialize::issue(&issue, &auth.0, &project, &base_url(&headers))))
 }
 
 /// `PUT /api/0/organizations/{org}/issues/{id}/` with `{"status": ...}`.
@@ -268,12 +267,11 @@ pub async fn update_org_issue(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let org = auth.org(&org)?;
-    let (_, project) = state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
+    let (_, project) = auth.issue(&state, &org, id).await?;
     let status = parse_status_change(&body)?;
     state.store.set_issue_status(project.id, &IssueSelection::Ids(vec![id]), status).await?;
-    let (issue, project) = state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(serialize::issue(&issue, org, &project, &base_url(&headers))))
+    let (issue, project) = auth.issue(&state, &org, id).await?;
+    Ok(Json(serialize::issue(&issue, &auth.0, &project, &base_url(&headers))))
 }
 
 /// `GET /api/0/organizations/{org}/issues/{id}/events/`
@@ -284,11 +282,10 @@ pub async fn org_issue_events(
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let org = auth.org(&org)?;
-    state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)?;
+    auth.issue(&state, &org, id).await?;
     let (offset, limit) = (paging.offset()?, paging.limit());
     let rows = state.store.issue_events(id, offset, limit + 1).await?;
-    let url = format!("{}/api/0/organizations/{}/issues/{id}/events/", base_url(&headers), org.slug);
+    let url = format!("{}/api/0/organizations/{org}/issues/{id}/events/", base_url(&headers));
     Ok(page(rows, offset, limit, &url, |e| serialize::event(e, false)))
 }
 

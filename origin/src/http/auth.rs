@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::{Organization, Project};
+use crate::store::{Issue, Organization, Project};
 
 /// Tokens are stored as SHA-256 hex digests, never in the clear.
 pub fn token_digest(token: &str) -> String {
@@ -42,6 +42,12 @@ impl OrgAuth {
         } else {
             Err(ApiError::NotFound)
         }
+    }
+
+    /// Issue `id` of organization `org` with its project, if the token may see it.
+    pub async fn issue(&self, state: &AppState, org: &str, id: i64) -> Result<(Issue, Project), ApiError> {
+        let org = self.org(org)?;
+        state.store.issue(org.id, id).await?.ok_or(ApiError::NotFound)
     }
 
     /// The project `org/project`, if this token's organization is `org` and has it.

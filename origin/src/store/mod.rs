@@ -1,6 +1,7 @@
 //! Storage behind one trait: organizations, projects, keys, tokens, accepted envelopes,
 //! events and issues. The SQLite implementation is the embedded default.
 
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
