@@ -6,7 +6,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use picket::core::limits::Limits;
 
-use crate::http::{api, ingest, relay};
+use crate::counters::Counters;
+use crate::http::{api, ingest, quotas, relay, stats};
 use crate::store::Store;
 use crate::worker::Queue;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub queue: Arc<Queue>,
     /// Where SDKs send (the edge), for the DSNs the API shows; the origin itself if unset.
     pub dsn_url: Option<String>,
+    /// Quota counters for direct traffic.
+    pub counters: Arc<Counters>,
 }
 
 /// Builds the origin's router over `state`.
@@ -34,7 +37,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/organizations/{org}/issues/{id}/events/", get(api::org_issue_events))
         .route("/api/0/projects/{org}/{project}/events/", get(api::events))
         .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(api::event))
+        .route("/api/0/projects/{org}/{project}/keys/{key_id}/", axum::routing::put(quotas::update_key))
+        .route("/api/0/projects/{org}/{project}/quotas/", get(quotas::project_quotas).put(quotas::set_project_quotas))
+        .route("/api/0/organizations/{org}/quotas/", get(quotas::org_quotas).put(quotas::set_org_quotas))
+        .route("/api/0/organizations/{org}/stats_v2/", get(stats::stats_v2))
         .route("/api/0/relays/projectconfigs/", post(relay::project_configs))
+        .route("/api/0/relays/outcomes/", post(relay::outcomes))
         // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
         .fallback(ingest::ingest)
         .with_state(state)

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod counters;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::quota::Quota;
+
 /// One project's state, in Relay's camelCase shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,6 +49,9 @@ pub struct ProjectConfig {
     /// Browser origins allowed to send (Sentry's default: `["*"]`; empty allows none).
     #[serde(default = "any_domain")]
     pub allowed_domains: Vec<String>,
+    /// Relay quota objects that apply to this project's data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<Quota>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -57,7 +62,7 @@ fn any_domain() -> Vec<String> {
 
 impl Default for ProjectConfig {
     fn default() -> Self {
-        ProjectConfig { allowed_domains: any_domain(), other: Map::new() }
+        ProjectConfig { allowed_domains: any_domain(), quotas: Vec::new(), other: Map::new() }
     }
 }
 

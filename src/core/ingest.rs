@@ -11,9 +11,12 @@ use super::decode::decode_body;
 use super::envelope::Envelope;
 use super::http::{Request, Response};
 use super::id::EventId;
+use super::limit::{self, Check, Plan};
 use super::limits::Limits;
 use super::multipart;
+use super::outcome::Outcome;
 use super::outcome::{Oversized, Reject};
+use super::quota::{self, CachedLimits, Scoping};
 use super::route::{route, Action, Endpoint, Route};
 use super::security;
 use super::store::{decode_store_body, envelope_from_store, PIXEL_GIF};
@@ -47,13 +50,6 @@ impl Prepared {
     pub fn public_key(&self) -> &str {
         &self.auth.public_key
     }
-}
-
-/// An accepted request: what to answer, and what to send upstream.
-#[derive(Debug)]
-pub struct Accepted {
-    pub response: Response,
-    pub forward: Forward,
 }
 
 /// An envelope to forward to `/api/{project_id}/envelope/` upstream.
@@ -186,8 +182,42 @@ fn answer(endpoint: Endpoint, is_get: bool, event_id: Option<EventId>) -> Respon
     response
 }
 
-/// Step two: the decision with the key's project state (`None`: no project has this key).
-pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepted, Reject> {
+/// Relay's words for a 429.
+pub const RATE_LIMITED_DETAIL: &str = "Sentry dropped data due to a quota or internal rate limit being reached. \
+     This will not affect your application. See https://docs.sentry.io/product/accounts/quotas/ for more information.";
+
+/// A request that passed every check but its quotas: ask the counters in `checks`, then
+/// [`Judged::finish`].
+#[derive(Debug)]
+pub struct Judged {
+    /// Counter questions, in order; `finish` takes one answer for each.
+    pub checks: Vec<Check>,
+    pub scoping: Scoping,
+    plan: Plan,
+    route: Route,
+    is_get: bool,
+    envelope: Envelope,
+    client_ip: Option<String>,
+    headers: Vec<(String, String)>,
+    now: u64,
+}
+
+/// The final decision: what to answer, what (if anything) to send upstream, what was dropped.
+#[derive(Debug)]
+pub struct Finished {
+    pub response: Response,
+    pub forward: Option<Forward>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Step two: the key's project state (`None`: no project has this key), the limits learned from
+/// upstream, and the time (Unix seconds) decide everything but the quota counters.
+pub fn judge(
+    prepared: Prepared,
+    state: Option<&ProjectState>,
+    cached: &CachedLimits,
+    now: u64,
+) -> Result<Judged, Reject> {
     let Prepared { route, auth, envelope, client_ip, origin, is_get } = prepared;
     let state = state.ok_or(Reject::UnknownKey)?;
     let key = state.key(&auth.public_key).ok_or(Reject::UnknownKey)?;
@@ -203,7 +233,13 @@ pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepte
     if origin.is_some_and(|o| !cors::is_allowed(&o, &state.config.allowed_domains)) {
         return Err(Reject::OriginNotAllowed);
     }
-    let event_id = envelope.event_id();
+    let scoping = Scoping {
+        organization_id: state.organization_id.unwrap_or(0),
+        project_id: state.project_id,
+        public_key: auth.public_key.clone(),
+        key_id: key.numeric_id,
+    };
+    let plan = limit::plan(&envelope, &state.config.quotas, &scoping, cached, now);
     let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);
     let mut headers = vec![
         ("content-type".to_string(), "application/x-sentry-envelope".to_string()),
@@ -215,10 +251,38 @@ pub fn judge(prepared: Prepared, state: Option<&ProjectState>) -> Result<Accepte
     if let Some(ip) = &client_ip {
         headers.push(("x-forwarded-for".to_string(), ip.clone()));
     }
-    Ok(Accepted {
-        response: answer(route.endpoint, is_get, event_id),
-        forward: Forward { project_id: state.project_id, event_id, client_ip, headers, body: envelope.to_bytes() },
-    })
+    Ok(Judged { checks: plan.checks.clone(), scoping, plan, route, is_get, envelope, client_ip, headers, now })
+}
+
+impl Judged {
+    /// Applies the counters' answers (`allowed[i]` for `checks[i]`).
+    pub fn finish(self, allowed: &[bool]) -> Finished {
+        let Judged { scoping, plan, route, is_get, envelope, client_ip, headers, now, .. } = self;
+        let had_items = !envelope.items.is_empty();
+        let enforced = limit::enforce(envelope, &plan, allowed);
+        let event_id = enforced.envelope.event_id();
+        let header = (!enforced.limits.is_empty()).then(|| quota::format_header(&enforced.limits, now));
+        if had_items && enforced.envelope.items.is_empty() {
+            let retry_after = enforced.limits.iter().map(|l| l.retry_after(now)).max().unwrap_or(60);
+            let mut response = Response::json(429, &json!({ "detail": RATE_LIMITED_DETAIL, "causes": [] }));
+            response.headers.push(("retry-after".into(), retry_after.to_string()));
+            response.headers.push(("x-sentry-rate-limits".into(), header.unwrap_or_default()));
+            cors::decorate(&mut response);
+            return Finished { response, forward: None, outcomes: enforced.outcomes };
+        }
+        let mut response = answer(route.endpoint, is_get, event_id);
+        if let Some(header) = header {
+            response.headers.push(("x-sentry-rate-limits".into(), header));
+        }
+        let forward = Forward {
+            project_id: scoping.project_id,
+            event_id,
+            client_ip,
+            headers,
+            body: enforced.envelope.to_bytes(),
+        };
+        Finished { response, forward: Some(forward), outcomes: enforced.outcomes }
+    }
 }
 
 /// What became of a forward, from the upstream's status (`None`: no response at all).

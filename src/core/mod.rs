@@ -9,14 +9,16 @@ pub mod envelope;
 pub mod http;
 pub mod id;
 pub mod ingest;
+pub mod limit;
 pub mod limits;
 pub mod multipart;
 pub mod outcome;
+pub mod quota;
 pub mod route;
 pub mod security;
 pub mod store;
 
 pub use http::{Headers, Request, Response};
 pub use id::EventId;
-pub use ingest::{judge, prepare, Accepted, Forward, Prepared, Step};
+pub use ingest::{judge, prepare, Finished, Forward, Judged, Prepared, Step};
 pub use outcome::Reject;

@@ -6,6 +6,58 @@ use std::fmt;
 use serde_json::json;
 
 use super::http::Response;
+use super::quota::{DataCategory, Scoping};
+
+/// What happened to dropped data, as Relay's outcomes name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutcomeKind {
+    Filtered,
+    RateLimited,
+    Invalid,
+    /// The SDK dropped it itself and said so in a client report.
+    ClientDiscard,
+}
+
+impl OutcomeKind {
+    /// Relay's numeric outcome id.
+    pub fn value(self) -> u8 {
+        match self {
+            OutcomeKind::Filtered => 1,
+            OutcomeKind::RateLimited => 2,
+            OutcomeKind::Invalid => 3,
+            OutcomeKind::ClientDiscard => 5,
+        }
+    }
+
+    /// The name Sentry's stats API groups by.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutcomeKind::Filtered => "filtered",
+            OutcomeKind::RateLimited => "rate_limited",
+            OutcomeKind::Invalid => "invalid",
+            OutcomeKind::ClientDiscard => "client_discard",
+        }
+    }
+
+    pub fn from_value(value: u8) -> Option<Self> {
+        match value {
+            1 => Some(OutcomeKind::Filtered),
+            2 => Some(OutcomeKind::RateLimited),
+            3 => Some(OutcomeKind::Invalid),
+            5 => Some(OutcomeKind::ClientDiscard),
+            _ => None,
+        }
+    }
+}
+
+/// Data dropped for a reason: one record for the origin's stats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub kind: OutcomeKind,
+    pub category: DataCategory,
+    pub quantity: u64,
+    pub reason: String,
+}
 
 /// Why data was discarded, spelled as Relay spells its `invalid` outcome reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,6 +117,44 @@ pub enum Oversized {
     Body,
     /// One envelope item, by its type.
     Item(String),
+}
+
+/// Outcomes in Relay's `/api/0/relays/outcomes/` shape; `timestamp` is RFC 3339 from the shell.
+pub fn outcomes_body(outcomes: &[Outcome], scoping: &Scoping, timestamp: &str) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            json!({
+                "timestamp": timestamp,
+                "org_id": scoping.organization_id,
+                "project_id": scoping.project_id,
+                "key_id": scoping.key_id,
+                "outcome": o.kind.value(),
+                "reason": o.reason,
+                "category": o.category.value(),
+                "quantity": o.quantity,
+            })
+        })
+        .collect();
+    json!({ "outcomes": list })
+}
+
+/// Reads an outcomes body back: `(project_id, outcome)` pairs; malformed entries are skipped.
+pub fn parse_outcomes_body(body: &[u8]) -> Result<Vec<(u64, Outcome)>, String> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let list = value["outcomes"].as_array().ok_or("no outcomes list")?;
+    Ok(list
+        .iter()
+        .filter_map(|o| {
+            let kind = OutcomeKind::from_value(u8::try_from(o["outcome"].as_u64()?).ok()?)?;
+            let category = DataCategory::from_value(u8::try_from(o["category"].as_u64()?).ok()?);
+            let reason = o["reason"].as_str().unwrap_or("").to_string();
+            Some((
+                o["project_id"].as_u64()?,
+                Outcome { kind, category, quantity: o["quantity"].as_u64().unwrap_or(1), reason },
+            ))
+        })
+        .collect())
 }
 
 /// Every way the core refuses a request.

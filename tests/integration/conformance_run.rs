@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use picket::core::envelope::Envelope;
 use picket::core::limits::Limits;
+use picket::core::quota::CachedLimits;
 use picket::core::{judge, prepare, EventId, Headers, Request, Step};
 
 use crate::conformance::{allowed_domains, cases, check, Case, Observed, Vars};
@@ -14,6 +15,7 @@ use crate::upstream::Upstream;
 use crate::vectors::state;
 
 const MIN_CASES: usize = 60;
+const NOW: u64 = 1_795_244_400;
 
 fn report(failures: Vec<String>, total: usize, target: &str) {
     assert!(total >= MIN_CASES + 10, "the table shrank to {total} cases");
@@ -56,14 +58,18 @@ fn conformance_core_natively() {
             }
             Ok(Step::NeedState(p)) => {
                 let known = (p.public_key() == SENTRY_CLI_KEY).then_some(&project);
-                match judge(p, known) {
-                    Ok(a) => Observed {
-                        status: a.response.status,
-                        headers: a.response.headers,
-                        body: a.response.body,
-                        forwarded: Some(Envelope::parse(&a.forward.body).expect("forwarded envelopes parse")),
-                        forward_headers: Some(a.forward.headers),
-                    },
+                match judge(p, known, &CachedLimits::default(), NOW) {
+                    Ok(j) => {
+                        let a = j.finish(&[]);
+                        let forward = a.forward.expect("no quotas, so everything is forwarded");
+                        Observed {
+                            status: a.response.status,
+                            headers: a.response.headers,
+                            body: a.response.body,
+                            forwarded: Some(Envelope::parse(&forward.body).expect("forwarded envelopes parse")),
+                            forward_headers: Some(forward.headers),
+                        }
+                    }
                     Err(r) => reject(r),
                 }
             }

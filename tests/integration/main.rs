@@ -9,6 +9,7 @@ mod dev_script;
 mod e2e;
 mod harness;
 mod oracle;
+mod quotas;
 mod tenancy;
 mod upstream;
 mod vectors;

@@ -7,6 +7,7 @@ use std::io::Write;
 use picket::core::config::{ProjectConfig, ProjectState, PublicKeyConfig};
 use picket::core::envelope::Envelope;
 use picket::core::limits::Limits;
+use picket::core::quota::CachedLimits;
 use picket::core::{judge, prepare, EventId, Headers, Request, Step};
 use serde_json::Value;
 
@@ -92,7 +93,10 @@ fn every_capture_is_accepted_answered_with_its_id_and_forwarded_whole() {
             panic!("{}: an ingest request needs project state", c.name);
         };
         assert_eq!(prepared.public_key(), SENTRY_CLI_KEY, "{}", c.name);
-        let accepted = judge(prepared, Some(&state(42, SENTRY_CLI_KEY))).unwrap_or_else(|r| panic!("{}: {r}", c.name));
+        let accepted = judge(prepared, Some(&state(42, SENTRY_CLI_KEY)), &CachedLimits::default(), 0)
+            .unwrap_or_else(|r| panic!("{}: {r}", c.name))
+            .finish(&[]);
+        let forward = accepted.forward.unwrap();
         let original = Envelope::parse(&c.envelope).unwrap();
         let answer: Value = serde_json::from_slice(&accepted.response.body).unwrap();
         assert_eq!(accepted.response.status, 200, "{}", c.name);
@@ -100,13 +104,13 @@ fn every_capture_is_accepted_answered_with_its_id_and_forwarded_whole() {
             Some(id) => assert_eq!(answer["id"], id.simple(), "{}", c.name),
             None => assert_eq!(answer, serde_json::json!({}), "{}", c.name),
         }
-        let forwarded = Envelope::parse(&accepted.forward.body).unwrap();
-        assert_eq!(accepted.forward.path(), "/api/42/envelope/");
+        let forwarded = Envelope::parse(&forward.body).unwrap();
+        assert_eq!(forward.path(), "/api/42/envelope/");
         assert_eq!(forwarded.items.len(), original.items.len(), "{}", c.name);
         for (f, o) in forwarded.items.iter().zip(&original.items) {
             assert_eq!((f.ty(), &f.payload), (o.ty(), &o.payload), "{}", c.name);
         }
-        let xff = accepted.forward.headers.iter().find(|(n, _)| n == "x-forwarded-for").map(|(_, v)| v.as_str());
+        let xff = forward.headers.iter().find(|(n, _)| n == "x-forwarded-for").map(|(_, v)| v.as_str());
         assert_eq!(xff, Some("203.0.113.9"));
     }
 }
@@ -123,8 +127,8 @@ fn sentry_cli_sends_no_content_type_and_a_hyphenated_id_which_is_forwarded_plain
         let req =
             Request { method: "POST", path: &c.path, query: "", headers: &c.headers, body: &c.wire, client_ip: None };
         let Ok(Step::NeedState(p)) = prepare(&req, &Limits::default(), EventId::from_bytes([0; 16])) else { panic!() };
-        let accepted = judge(p, Some(&state(42, SENTRY_CLI_KEY))).unwrap();
-        let forwarded = Envelope::parse(&accepted.forward.body).unwrap();
+        let accepted = judge(p, Some(&state(42, SENTRY_CLI_KEY)), &CachedLimits::default(), 0).unwrap().finish(&[]);
+        let forwarded = Envelope::parse(&accepted.forward.unwrap().body).unwrap();
         assert_eq!(forwarded.headers["event_id"], raw_id.replace('-', ""));
     }
 }

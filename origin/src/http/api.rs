@@ -306,7 +306,7 @@ pub async fn org_projects(
     Ok(Json(Value::Array(projects.iter().map(|p| serialize::project_details(p, org)).collect())))
 }
 
-fn dsn_base(state: &AppState, headers: &HeaderMap) -> String {
+pub fn dsn_base(state: &AppState, headers: &HeaderMap) -> String {
     state.dsn_url.clone().unwrap_or_else(|| base_url(headers))
 }
 

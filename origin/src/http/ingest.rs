@@ -7,6 +7,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use picket::core::outcome::Oversized;
+use picket::core::quota::CachedLimits;
 use picket::core::{self, Headers, Reject, Step};
 use serde_json::json;
 
@@ -43,29 +44,43 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
         Ok(s) => s,
         Err(e) => return unavailable(e),
     };
-    match core::judge(prepared, project_state.as_ref()) {
-        Ok(accepted) => {
-            if state.queue.is_full() {
-                return busy();
-            }
-            let forward = accepted.forward;
-            let envelope = AcceptedEnvelope {
-                project_id: forward.project_id as i64,
-                event_id: forward.event_id.map(|id| id.simple()),
-                received_ms: chrono::Utc::now().timestamp_millis(),
-                client_ip: forward.client_ip,
-                body: forward.body,
-            };
-            match state.store.accept(envelope).await {
-                Ok(AcceptResult::Stored) => {
-                    state.queue.pushed();
-                    send(accepted.response)
-                }
-                Ok(AcceptResult::Duplicate) => send(accepted.response),
-                Err(e) => unavailable(e),
-            }
+    // A full queue refuses before any quota is counted.
+    if state.queue.is_full() {
+        return busy();
+    }
+    let now = chrono::Utc::now();
+    let judged = match core::judge(prepared, project_state.as_ref(), &CachedLimits::default(), now.timestamp() as u64) {
+        Ok(judged) => judged,
+        Err(reject) => return send(reject.response()),
+    };
+    let allowed = state.counters.ask(&judged.checks, now.timestamp() as u64);
+    let project_id = judged.scoping.project_id as i64;
+    let done = judged.finish(&allowed);
+    if !done.outcomes.is_empty() {
+        let rows: Vec<_> = done
+            .outcomes
+            .iter()
+            .map(|o| (o.kind.name().to_string(), o.category.name().to_string(), o.reason.clone(), o.quantity))
+            .collect();
+        if let Err(e) = state.store.record_outcomes(project_id, now.timestamp_millis(), &rows).await {
+            tracing::error!(error = %e, "could not record outcomes");
         }
-        Err(reject) => send(reject.response()),
+    }
+    let Some(forward) = done.forward else { return send(done.response) };
+    let envelope = AcceptedEnvelope {
+        project_id,
+        event_id: forward.event_id.map(|id| id.simple()),
+        received_ms: now.timestamp_millis(),
+        client_ip: forward.client_ip,
+        body: forward.body,
+    };
+    match state.store.accept(envelope).await {
+        Ok(AcceptResult::Stored) => {
+            state.queue.pushed();
+            send(done.response)
+        }
+        Ok(AcceptResult::Duplicate) => send(done.response),
+        Err(e) => unavailable(e),
     }
 }
 

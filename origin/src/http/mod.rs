@@ -3,5 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod ingest;
+pub mod quotas;
 pub mod relay;
 mod serialize;
+pub mod stats;

@@ -33,7 +33,7 @@ pub fn key(key: &ProjectKey, base: &str) -> Value {
         "secret": "",
         "projectId": project,
         "isActive": key.is_active,
-        "rateLimit": null,
+        "rateLimit": key.rate_limit.map(|(window, count)| json!({ "window": window, "count": count })),
         "dateCreated": iso(key.date_created_ms),
         "dsn": {
             "public": format!("{scheme}://{public}@{host}/{project}"),

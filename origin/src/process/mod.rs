@@ -32,13 +32,34 @@ pub fn process(accepted: &AcceptedEnvelope, retention_days: i64, scrubbing: &scr
             for payload in event_payloads(&envelope) {
                 match payload.and_then(|p| event(event_id.as_deref(), p, &ctx, scrubbing)) {
                     Ok(ev) => events.push(ev),
-                    Err(reason) => drops.push(Drop { category: "error".into(), reason: reason.into() }),
+                    Err(reason) => drops.push(Drop::invalid("error", reason)),
                 }
             }
+            drops.extend(
+                envelope.items.iter().filter(|i| i.ty() == "client_report").flat_map(|i| client_report(&i.payload)),
+            );
         }
-        Err(_) => drops.push(Drop { category: "default".into(), reason: "invalid_envelope".into() }),
+        Err(_) => drops.push(Drop::invalid("default", "invalid_envelope")),
     }
     Processed { events, drops }
+}
+
+/// What an SDK reports having dropped itself (`discarded_events`), as `client_discard` outcomes.
+fn client_report(payload: &[u8]) -> Vec<Drop> {
+    let Ok(report) = serde_json::from_slice::<Value>(payload) else { return Vec::new() };
+    let discarded = report.get("discarded_events").and_then(Value::as_array);
+    discarded
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            Some(Drop {
+                outcome: "client_discard".into(),
+                category: d.get("category")?.as_str()?.to_string(),
+                reason: d.get("reason")?.as_str()?.to_string(),
+                quantity: d.get("quantity").and_then(Value::as_u64).unwrap_or(1),
+            })
+        })
+        .collect()
 }
 
 /// The event payloads an envelope carries: `event` items as they are, security reports turned
@@ -156,7 +177,7 @@ mod tests {
         assert_eq!(ev.timestamp_ms, 1_795_235_831_500);
         assert_eq!(ev.user_ident.as_deref(), Some("id:7"));
         assert_eq!(ev.payload["event_id"], "fc6d8c0c43fc4630ad850ee518f1b9d0");
-        assert_eq!(acc.drops, vec![Drop { category: "error".into(), reason: "invalid_json".into() }]);
+        assert_eq!(acc.drops, vec![Drop::invalid("error", "invalid_json")]);
     }
 
     #[test]
@@ -166,6 +187,22 @@ mod tests {
         assert_eq!(ev.payload["user"]["ip_address"], "203.0.113.7");
         assert_eq!(ev.payload["request"]["env"]["REMOTE_ADDR"], "203.0.113.7");
         assert_eq!(ev.user_ident.as_deref(), Some("ip_address:203.0.113.7"));
+    }
+
+    #[test]
+    fn client_reports_become_client_discard_outcomes() {
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/vectors/python-sdk-2.75.0_429-then-client-report.envelope"
+        ))
+        .unwrap();
+        let drops = process(&accepted(&body, 1, None), 90, &Default::default()).drops;
+        let error = drops.iter().find(|d| d.category == "error").unwrap();
+        assert_eq!(
+            (error.outcome.as_str(), error.reason.as_str(), error.quantity),
+            ("client_discard", "ratelimit_backoff", 1)
+        );
+        assert_eq!(drops.len(), 3);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use picket::core::config::ProjectState;
 use serde_json::Value;
 
 pub use crate::process::scrub::ScrubSettings;
+pub use picket::core::quota::Quota;
 
 pub use sqlite::SqliteStore;
 
@@ -53,7 +54,28 @@ pub struct ProjectKey {
     pub public_key: String,
     pub label: String,
     pub is_active: bool,
+    /// Sentry's DSN key rate limit: `(window seconds, count)`.
+    pub rate_limit: Option<(u64, u64)>,
     pub date_created_ms: i64,
+}
+
+/// Who a quota list belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaOwner {
+    Organization(i64),
+    Project(i64),
+}
+
+/// One row of outcome statistics: a sum of dropped quantity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutcomeTotal {
+    pub project_id: i64,
+    pub outcome: String,
+    pub category: String,
+    pub reason: String,
+    /// Start of the interval (Unix milliseconds) the sum belongs to.
+    pub bucket_ms: i64,
+    pub quantity: u64,
 }
 
 /// An event after processing, ready to be stored and grouped.
@@ -81,8 +103,18 @@ pub struct NewEvent {
 /// Data the origin dropped while processing, with its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drop {
+    /// `invalid` for what processing refused, `client_discard` for what an SDK reported dropping.
+    pub outcome: String,
     pub category: String,
     pub reason: String,
+    pub quantity: u64,
+}
+
+impl Drop {
+    /// Data processing found invalid.
+    pub fn invalid(category: &str, reason: &str) -> Self {
+        Drop { outcome: "invalid".into(), category: category.into(), reason: reason.into(), quantity: 1 }
+    }
 }
 
 /// An envelope the core accepted, stored durably before the origin answers.
@@ -253,6 +285,27 @@ pub trait Store: Send + Sync + 'static {
     async fn create_project(&self, organization_id: i64, slug: &str) -> StoreResult<Option<Project>>;
     /// Stores an API token (by its SHA-256 hex digest) for an organization.
     async fn create_token(&self, organization_id: i64, token_sha256: &str) -> StoreResult<()>;
+    /// An organization's or a project's quota objects.
+    async fn quotas(&self, owner: QuotaOwner) -> StoreResult<Vec<Quota>>;
+    async fn set_quotas(&self, owner: QuotaOwner, quotas: &[Quota]) -> StoreResult<()>;
+    /// Sets (or with `None` clears) a DSN key's rate limit.
+    async fn set_key_rate_limit(&self, key_id: i64, rate_limit: Option<(u64, u64)>) -> StoreResult<()>;
+    /// Records dropped data (`outcome` by name) for a project.
+    async fn record_outcomes(
+        &self,
+        project_id: i64,
+        timestamp_ms: i64,
+        outcomes: &[(String, String, String, u64)],
+    ) -> StoreResult<()>;
+    /// Sums of dropped quantity per project, outcome, category, reason and interval, for an
+    /// organization's projects in `[from_ms, to_ms)`.
+    async fn outcome_totals(
+        &self,
+        organization_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        interval_ms: i64,
+    ) -> StoreResult<Vec<OutcomeTotal>>;
     /// Sets a project's data scrubbing settings.
     async fn set_scrubbing(&self, project_id: i64, settings: &ScrubSettings) -> StoreResult<()>;
     /// Sets how many days a project's events are kept.

@@ -12,7 +12,12 @@ pub fn json_column(row: &Row, index: usize) -> rusqlite::Result<Value> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
 }
 
+pub const KEY_COLUMNS: &str =
+    "id, project_id, public_key, label, is_active, date_created, rate_limit_window, rate_limit_count";
+
 pub fn key_row(r: &Row) -> rusqlite::Result<ProjectKey> {
+    let window: Option<i64> = r.get(6)?;
+    let count: Option<i64> = r.get(7)?;
     Ok(ProjectKey {
         id: r.get(0)?,
         project_id: r.get(1)?,
@@ -20,6 +25,7 @@ pub fn key_row(r: &Row) -> rusqlite::Result<ProjectKey> {
         label: r.get(3)?,
         is_active: r.get(4)?,
         date_created_ms: r.get(5)?,
+        rate_limit: window.zip(count).map(|(w, c)| (w as u64, c as u64)),
     })
 }
 

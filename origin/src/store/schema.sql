@@ -3,6 +3,8 @@ CREATE TABLE IF NOT EXISTS organizations (
     id INTEGER PRIMARY KEY,
     slug TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
+    -- Relay quota objects for the whole organization (JSON list).
+    quotas TEXT NOT NULL DEFAULT '[]',
     date_created INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS projects (
@@ -18,6 +20,8 @@ CREATE TABLE IF NOT EXISTS projects (
     event_retention INTEGER NOT NULL DEFAULT 90,
     -- Relay's `datascrubbingSettings` (JSON); defaults scrub.
     datascrubbing TEXT NOT NULL DEFAULT '{}',
+    -- Relay quota objects for this project (JSON list).
+    quotas TEXT NOT NULL DEFAULT '[]',
     next_short_id INTEGER NOT NULL DEFAULT 1,
     date_created INTEGER NOT NULL,
     UNIQUE (organization_id, slug)
@@ -28,6 +32,9 @@ CREATE TABLE IF NOT EXISTS project_keys (
     public_key TEXT NOT NULL UNIQUE,
     label TEXT NOT NULL,
     is_active INTEGER NOT NULL DEFAULT 1,
+    -- Sentry's DSN key rate limit: at most `rate_limit_count` events per `rate_limit_window` s.
+    rate_limit_window INTEGER,
+    rate_limit_count INTEGER,
     date_created INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_tokens (

@@ -44,6 +44,28 @@ impl SqliteStore {
     }
 }
 
+/// The `SELECT` tail and id for an owner's quota list.
+fn quota_column(owner: QuotaOwner) -> (&'static str, i64) {
+    match owner {
+        QuotaOwner::Organization(id) => ("quotas FROM organizations WHERE id = ?1", id),
+        QuotaOwner::Project(id) => ("quotas FROM projects WHERE id = ?1", id),
+    }
+}
+
+/// A DSN key's rate limit as a Relay quota of scope `key`.
+fn key_quota(key: &ProjectKey) -> Option<Quota> {
+    let (window, count) = key.rate_limit?;
+    Some(Quota {
+        id: Some(format!("key-rate-limit:{}", key.id)),
+        categories: vec!["error".into(), "security".into()],
+        scope: picket::core::quota::QuotaScope::Key,
+        scope_id: Some(key.id.to_string()),
+        limit: Some(count),
+        window: Some(window),
+        reason_code: Some("key_quota".into()),
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>> {
@@ -63,13 +85,22 @@ impl Store for SqliteStore {
             let scrubbing = serde_json::to_value(serde_json::from_value::<ScrubSettings>(scrubbing).unwrap_or_default())
                 .unwrap_or_default();
             let allowed_domains = serde_json::from_value(domains).unwrap_or_default();
-            let mut stmt =
-                c.prepare("SELECT public_key, id, is_active FROM project_keys WHERE project_id = ?1 ORDER BY id")?;
-            let public_keys = stmt
-                .query_map(params![project_id], |r| {
-                    Ok(PublicKeyConfig { public_key: r.get(0)?, numeric_id: Some(r.get(1)?), is_enabled: r.get(2)? })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(&format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ?1 ORDER BY id"))?;
+            let keys = stmt.query_map(params![project_id], key_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let public_keys = keys
+                .iter()
+                .map(|k| PublicKeyConfig { public_key: k.public_key.clone(), numeric_id: Some(k.id as u64), is_enabled: k.is_active })
+                .collect();
+            // Organization quotas, then the project's, then each DSN key's rate limit.
+            let mut quotas: Vec<Quota> = Vec::new();
+            for sql in [
+                "SELECT o.quotas FROM organizations o JOIN projects p ON p.organization_id = o.id WHERE p.id = ?1",
+                "SELECT quotas FROM projects WHERE id = ?1",
+            ] {
+                let list: Value = c.query_row(sql, params![project_id], |r| json_column(r, 0))?;
+                quotas.extend(serde_json::from_value::<Vec<Quota>>(list).unwrap_or_default());
+            }
+            quotas.extend(keys.iter().filter_map(key_quota));
             Ok(Some(ProjectState {
                 project_id: project_id as u64,
                 disabled,
@@ -78,6 +109,7 @@ impl Store for SqliteStore {
                 organization_id: Some(organization_id as u64),
                 config: ProjectConfig {
                     allowed_domains,
+                    quotas,
                     other: [
                         ("eventRetention".to_string(), Value::from(retention)),
                         ("datascrubbingSettings".to_string(), scrubbing),
@@ -151,8 +183,15 @@ impl Store for SqliteStore {
                 for drop in &done.processed.drops {
                     tx.execute(
                         "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
-                         VALUES (?1, ?2, 'invalid', ?3, ?4, 1)",
-                        params![done.project_id, done.received_ms, drop.category, drop.reason],
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            done.project_id,
+                            done.received_ms,
+                            drop.outcome,
+                            drop.category,
+                            drop.reason,
+                            drop.quantity as i64
+                        ],
                     )?;
                 }
                 tx.execute("UPDATE envelopes SET processed = 1 WHERE id = ?1", params![done.id])?;
@@ -215,10 +254,8 @@ impl Store for SqliteStore {
 
     async fn keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
         self.with(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, project_id, public_key, label, is_active, date_created FROM project_keys \
-                 WHERE project_id = ?1 ORDER BY id",
-            )?;
+            let mut stmt =
+                c.prepare(&format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ?1 ORDER BY id"))?;
             let rows = stmt.query_map(params![project_id], key_row)?;
             rows.collect()
         })
@@ -230,8 +267,10 @@ impl Store for SqliteStore {
         let now = chrono::Utc::now().timestamp_millis();
         self.with(move |c| {
             c.query_row(
-                "INSERT INTO project_keys (project_id, public_key, label, date_created) VALUES (?1, ?2, ?3, ?4) \
-                 RETURNING id, project_id, public_key, label, is_active, date_created",
+                &format!(
+                    "INSERT INTO project_keys (project_id, public_key, label, date_created) VALUES (?1, ?2, ?3, ?4) \
+                     RETURNING {KEY_COLUMNS}"
+                ),
                 params![project_id, public_key, label, now],
                 key_row,
             )
@@ -280,6 +319,87 @@ impl Store for SqliteStore {
                 params![organization_id, hash, now],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    async fn quotas(&self, owner: QuotaOwner) -> StoreResult<Vec<Quota>> {
+        let (sql, id) = quota_column(owner);
+        let list: Value =
+            self.with(move |c| c.query_row(&format!("SELECT {sql}"), params![id], |r| json_column(r, 0))).await?;
+        Ok(serde_json::from_value(list)?)
+    }
+
+    async fn set_quotas(&self, owner: QuotaOwner, quotas: &[Quota]) -> StoreResult<()> {
+        let list = serde_json::to_string(quotas)?;
+        let (table, id) = match owner {
+            QuotaOwner::Organization(id) => ("organizations", id),
+            QuotaOwner::Project(id) => ("projects", id),
+        };
+        self.with(move |c| {
+            c.execute(&format!("UPDATE {table} SET quotas = ?2 WHERE id = ?1"), params![id, list]).map(|_| ())
+        })
+        .await
+    }
+
+    async fn set_key_rate_limit(&self, key_id: i64, rate_limit: Option<(u64, u64)>) -> StoreResult<()> {
+        let (window, count) = (rate_limit.map(|r| r.0 as i64), rate_limit.map(|r| r.1 as i64));
+        self.with(move |c| {
+            c.execute(
+                "UPDATE project_keys SET rate_limit_window = ?2, rate_limit_count = ?3 WHERE id = ?1",
+                params![key_id, window, count],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn record_outcomes(
+        &self,
+        project_id: i64,
+        timestamp_ms: i64,
+        outcomes: &[(String, String, String, u64)],
+    ) -> StoreResult<()> {
+        let outcomes = outcomes.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            for (outcome, category, reason, quantity) in &outcomes {
+                tx.execute(
+                    "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![project_id, timestamp_ms, outcome, category, reason, *quantity as i64],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn outcome_totals(
+        &self,
+        organization_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        interval_ms: i64,
+    ) -> StoreResult<Vec<OutcomeTotal>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT o.project_id, o.outcome, o.category, o.reason, ?2 + ((o.timestamp - ?2) / ?4) * ?4 AS bucket, \
+                 SUM(o.quantity) FROM outcomes o JOIN projects p ON p.id = o.project_id \
+                 WHERE p.organization_id = ?1 AND o.timestamp >= ?2 AND o.timestamp < ?3 \
+                 GROUP BY o.project_id, o.outcome, o.category, o.reason, bucket ORDER BY bucket",
+            )?;
+            let rows = stmt.query_map(params![organization_id, from_ms, to_ms, interval_ms.max(1)], |r| {
+                Ok(OutcomeTotal {
+                    project_id: r.get(0)?,
+                    outcome: r.get(1)?,
+                    category: r.get(2)?,
+                    reason: r.get(3)?,
+                    bucket_ms: r.get(4)?,
+                    quantity: r.get::<_, i64>(5)? as u64,
+                })
+            })?;
+            rows.collect()
         })
         .await
     }

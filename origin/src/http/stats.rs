@@ -1,0 +1,115 @@
+//! `GET /api/0/organizations/{org}/stats_v2/` in Sentry's shape: `sum(quantity)` of dropped
+//! data grouped by any of `outcome`, `category`, `reason`, `project`, over a `statsPeriod`
+//! (or `start`/`end`) in `interval` buckets.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::auth::OrgAuth;
+use crate::http::serialize::iso;
+
+/// `90d`, `24h`, `30m`, `10s`, `2w` in milliseconds.
+fn duration_ms(text: &str) -> Option<i64> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    Some(n * unit_ms).filter(|&ms| ms > 0)
+}
+
+fn bad(what: &str) -> ApiError {
+    ApiError::BadRequest(format!("invalid {what}"))
+}
+
+pub async fn stats_v2(
+    State(state): State<AppState>,
+    auth: OrgAuth,
+    axum::extract::Path(org): axum::extract::Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let org = auth.org(&org)?;
+    let mut group_by = Vec::new();
+    let (mut period, mut interval, mut start, mut end) = (None, None, None, None);
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "groupBy" => match value.as_ref() {
+                "outcome" | "category" | "reason" | "project" => group_by.push(value.into_owned()),
+                other => return Err(ApiError::BadRequest(format!("cannot group by {other:?}"))),
+            },
+            "field" if value != "sum(quantity)" && value != "sum(times_seen)" => return Err(bad("field")),
+            "statsPeriod" => period = Some(duration_ms(&value).ok_or_else(|| bad("statsPeriod"))?),
+            "interval" => interval = Some(duration_ms(&value).ok_or_else(|| bad("interval"))?),
+            "start" => start = Some(DateTime::parse_from_rfc3339(&value).map_err(|_| bad("start"))?.timestamp_millis()),
+            "end" => end = Some(DateTime::parse_from_rfc3339(&value).map_err(|_| bad("end"))?.timestamp_millis()),
+            "project" | "category" | "outcome" | "reason" => filters.push((key.into_owned(), value.into_owned())),
+            _ => {}
+        }
+    }
+    let interval = interval.unwrap_or(3_600_000);
+    let now = Utc::now().timestamp_millis();
+    let end = end.unwrap_or(now);
+    let start = start.unwrap_or(end - period.unwrap_or(86_400_000));
+    // Buckets start on interval boundaries, as Sentry's do.
+    let first = start - start.rem_euclid(interval);
+    let buckets = ((end - first) / interval + 1).clamp(1, 10_000) as usize;
+    let rows = state.store.outcome_totals(org.id, first, end, interval).await?;
+    let mut groups: BTreeMap<Vec<(String, String)>, Vec<u64>> = BTreeMap::new();
+    for row in rows {
+        let fields = [
+            ("project", row.project_id.to_string()),
+            ("outcome", row.outcome),
+            ("category", row.category),
+            ("reason", row.reason),
+        ];
+        if filters.iter().any(|(k, v)| fields.iter().any(|(name, value)| name == k && value != v)) {
+            continue;
+        }
+        let key: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(name, _)| group_by.iter().any(|g| g == name))
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        let series = groups.entry(key).or_insert_with(|| vec![0; buckets]);
+        let at = ((row.bucket_ms - first) / interval) as usize;
+        if let Some(slot) = series.get_mut(at) {
+            *slot += row.quantity;
+        }
+    }
+    let intervals: Vec<String> = (0..buckets).map(|i| iso(first + i as i64 * interval)).collect();
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(by, series)| {
+            let by: serde_json::Map<String, Value> = by.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let total: u64 = series.iter().sum();
+            json!({ "by": by, "totals": { "sum(quantity)": total }, "series": { "sum(quantity)": series } })
+        })
+        .collect();
+    Ok(Json(json!({ "start": iso(first), "end": iso(end), "intervals": intervals, "groups": groups })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_ms;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ms("1h"), Some(3_600_000));
+        assert_eq!(duration_ms("14d"), Some(14 * 86_400_000));
+        assert_eq!(duration_ms("0h"), None);
+        assert_eq!(duration_ms("h"), None);
+        assert_eq!(duration_ms("3y"), None);
+    }
+}

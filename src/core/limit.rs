@@ -1,0 +1,225 @@
+//! Rate limiting an envelope, sans-IO: [`plan`] works out which counters must be asked
+//! (cached upstream limits and `limit: 0` quotas decide at once), the shell asks its counter
+//! service (Durable Objects at the edge) using [`try_consume`], and [`enforce`] drops what was
+//! refused — an event's dependants (attachments, user reports) go with it — and returns the
+//! limits to announce and the outcomes to record.
+
+use super::envelope::Envelope;
+use super::outcome::{Outcome, OutcomeKind};
+use super::quota::{item_quantity, CachedLimits, DataCategory, Quota, RateLimit, Scoping};
+
+/// A question for the counter service: may `quantity` more be counted?
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Check {
+    /// The counter's home (one quota and scope value): the shard a Durable Object serves.
+    pub shard: String,
+    /// The window it counts in; a new window starts from zero.
+    pub window_end: u64,
+    pub quantity: u64,
+    pub limit: u64,
+}
+
+/// The counting rule every counter applies: the new total if `quantity` fits under `limit`.
+/// Exactness follows from applying it under one lock per shard.
+pub fn try_consume(used: u64, quantity: u64, limit: u64) -> Option<u64> {
+    used.checked_add(quantity).filter(|total| *total <= limit)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Rule {
+    category: DataCategory,
+    limit: RateLimit,
+    /// `None`: refused already (cached limit or `limit: 0`); `Some(i)`: the answer to check `i`.
+    check: Option<usize>,
+}
+
+/// What must be asked before the envelope can be judged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub checks: Vec<Check>,
+    rules: Vec<Rule>,
+}
+
+/// Plans the quota checks for `envelope` under `quotas`, honouring limits learned from upstream.
+pub fn plan(envelope: &Envelope, quotas: &[Quota], scoping: &Scoping, cached: &CachedLimits, now: u64) -> Plan {
+    let mut totals: Vec<(DataCategory, u64)> = Vec::new();
+    for (category, quantity) in envelope.items.iter().filter_map(item_quantity) {
+        match totals.iter_mut().find(|(c, _)| *c == category) {
+            Some((_, total)) => *total += quantity,
+            None => totals.push((category, quantity)),
+        }
+    }
+    let mut plan = Plan::default();
+    for (category, quantity) in totals {
+        if let Some(limit) = cached.active(scoping.project_id, category, now) {
+            plan.rules.push(Rule { category, limit: limit.clone(), check: None });
+            continue;
+        }
+        for quota in quotas.iter().filter(|q| q.applies(scoping, category)) {
+            let Some(max) = quota.limit else { continue };
+            let limit = |until| RateLimit {
+                categories: quota.categories.iter().map(|c| DataCategory::from_name(c)).collect(),
+                scope: quota.scope,
+                reason_code: quota.reason_code.clone(),
+                until,
+            };
+            if max == 0 {
+                plan.rules.push(Rule { category, limit: limit(now + 60), check: None });
+            } else if let Some((shard, window_end)) = quota.counter(scoping, now) {
+                let shard = shard.rsplit_once(':').map_or(shard.clone(), |(s, _)| s.to_string());
+                plan.checks.push(Check { shard, window_end, quantity, limit: max });
+                plan.rules.push(Rule { category, limit: limit(window_end), check: Some(plan.checks.len() - 1) });
+            }
+        }
+    }
+    plan
+}
+
+/// The envelope after rate limiting.
+#[derive(Debug)]
+pub struct Enforced {
+    /// What may go upstream; empty when everything was limited.
+    pub envelope: Envelope,
+    /// The limits to announce in `X-Sentry-Rate-Limits` (and `Retry-After` for a 429).
+    pub limits: Vec<RateLimit>,
+    /// What was dropped, for the origin's stats.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Applies the counters' answers (`allowed[i]` for `plan.checks[i]`).
+pub fn enforce(mut envelope: Envelope, plan: &Plan, allowed: &[bool]) -> Enforced {
+    let mut limits: Vec<RateLimit> = Vec::new();
+    let refused = |rule: &&Rule| rule.check.is_none_or(|i| !allowed.get(i).copied().unwrap_or(false));
+    for rule in plan.rules.iter().filter(refused) {
+        if !limits.contains(&rule.limit) {
+            limits.push(rule.limit.clone());
+        }
+    }
+    let limited = |category: DataCategory| plan.rules.iter().filter(refused).any(|r| r.category == category);
+    // The reason is the refusing rule's, not that of another quota on the same category.
+    let reason_for = |category: DataCategory| {
+        plan.rules
+            .iter()
+            .filter(refused)
+            .find(|r| r.category == category)
+            .and_then(|r| r.limit.reason_code.clone())
+            .unwrap_or_else(|| "generic".into())
+    };
+    // An event that is dropped takes its dependants with it, under the event's reason.
+    let is_event = |ty: &str| matches!(ty, "event" | "transaction" | "security" | "raw_security");
+    let event_reason = envelope
+        .items
+        .iter()
+        .filter(|i| is_event(i.ty()))
+        .filter_map(item_quantity)
+        .find(|(c, _)| limited(*c))
+        .map(|(c, _)| reason_for(c));
+    let mut outcomes = Vec::new();
+    envelope.items.retain(|item| {
+        let Some((category, quantity)) = item_quantity(item) else { return true };
+        let reason = if limited(category) {
+            reason_for(category)
+        } else if matches!(item.ty(), "attachment" | "user_report" | "feedback" | "form_data") && event_reason.is_some()
+        {
+            event_reason.clone().unwrap_or_default()
+        } else {
+            return true;
+        };
+        outcomes.push(Outcome { kind: OutcomeKind::RateLimited, category, quantity, reason });
+        false
+    });
+    Enforced { envelope, limits, outcomes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::quota::{parse_header, QuotaScope};
+
+    fn scoping() -> Scoping {
+        Scoping { organization_id: 1, project_id: 42, public_key: "k".into(), key_id: Some(7) }
+    }
+
+    fn quota(categories: &[&str], limit: u64) -> Quota {
+        Quota {
+            id: Some("errors".into()),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+            scope: QuotaScope::Project,
+            scope_id: None,
+            limit: Some(limit),
+            window: Some(60),
+            reason_code: Some("project_quota".into()),
+        }
+    }
+
+    fn envelope() -> Envelope {
+        Envelope::parse(
+            b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"attachment\",\"length\":3}\nabc\n\
+              {\"type\":\"event\"}\n{}\n{\"type\":\"session\"}\n{}\n{\"type\":\"client_report\"}\n{}\n",
+        )
+        .unwrap()
+    }
+
+    fn types(e: &Envelope) -> Vec<&str> {
+        e.items.iter().map(|i| i.ty()).collect()
+    }
+
+    #[test]
+    fn counting_is_exact_at_the_limit() {
+        assert_eq!(try_consume(9, 1, 10), Some(10));
+        assert_eq!(try_consume(10, 1, 10), None);
+        assert_eq!(try_consume(u64::MAX, 1, u64::MAX), None);
+    }
+
+    #[test]
+    fn a_refused_event_takes_its_attachment_and_keeps_the_rest() {
+        let plan = plan(&envelope(), &[quota(&["error"], 10)], &scoping(), &CachedLimits::default(), 100);
+        assert_eq!(
+            plan.checks,
+            vec![Check { shard: "errors:project:42".into(), window_end: 120, quantity: 1, limit: 10 }]
+        );
+        let kept = enforce(envelope(), &plan, &[true]);
+        assert_eq!(
+            (types(&kept.envelope), kept.limits.len()),
+            (vec!["attachment", "event", "session", "client_report"], 0)
+        );
+        let refused = enforce(envelope(), &plan, &[false]);
+        assert_eq!(types(&refused.envelope), vec!["session", "client_report"]);
+        assert_eq!(refused.limits[0].retry_after(100), 20);
+        let dropped: Vec<(DataCategory, u64, &str)> =
+            refused.outcomes.iter().map(|o| (o.category, o.quantity, o.reason.as_str())).collect();
+        assert_eq!(
+            dropped,
+            vec![(DataCategory::Attachment, 3, "project_quota"), (DataCategory::Error, 1, "project_quota")]
+        );
+    }
+
+    #[test]
+    fn regression_the_reason_is_the_refusing_quotas() {
+        let key = Quota {
+            id: Some("key".into()),
+            scope: QuotaScope::Key,
+            reason_code: Some("key_quota".into()),
+            ..quota(&["error"], 1)
+        };
+        let p = plan(&envelope(), &[quota(&["error"], 10), key], &scoping(), &CachedLimits::default(), 100);
+        let out = enforce(envelope(), &p, &[true, false]);
+        let reasons: Vec<&str> = out.outcomes.iter().map(|o| o.reason.as_str()).collect();
+        assert_eq!(reasons, vec!["key_quota", "key_quota"]);
+        assert_eq!(out.limits.len(), 1);
+    }
+
+    #[test]
+    fn zero_limits_and_cached_limits_refuse_without_asking() {
+        let p = plan(&envelope(), &[quota(&["session"], 0)], &scoping(), &CachedLimits::default(), 100);
+        assert!(p.checks.is_empty());
+        assert_eq!(types(&enforce(envelope(), &p, &[]).envelope), vec!["attachment", "event", "client_report"]);
+        let mut cached = CachedLimits::default();
+        cached.learn(42, parse_header("30:error:organization:quota_exceeded", 100), 100);
+        let p = plan(&envelope(), &[quota(&["error"], 10)], &scoping(), &cached, 100);
+        assert!(p.checks.is_empty(), "a cached limit answers without a counter");
+        let out = enforce(envelope(), &p, &[]);
+        assert_eq!(out.limits[0].reason_code.as_deref(), Some("quota_exceeded"));
+        assert_eq!(types(&out.envelope), vec!["session", "client_report"]);
+    }
+}

@@ -1,0 +1,355 @@
+//! Quotas and rate limits as Relay models them: data categories and the quantity each item
+//! counts, Relay's quota objects (`id`, `categories`, `scope`, `scopeId`, `limit`, `window`,
+//! `reasonCode`), the per-window counters a quota needs, and the `X-Sentry-Rate-Limits`
+//! header both ways, with limits learned from upstream kept until they expire. Time is passed
+//! in as Unix seconds.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::envelope::Item;
+
+/// What a piece of data is counted as (Relay's categories and numeric values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataCategory {
+    Default,
+    Error,
+    Transaction,
+    Security,
+    /// Counted in bytes.
+    Attachment,
+    Session,
+    Profile,
+    Replay,
+    Monitor,
+    Span,
+    Feedback,
+    Unknown,
+}
+
+impl DataCategory {
+    pub fn name(self) -> &'static str {
+        match self {
+            DataCategory::Default => "default",
+            DataCategory::Error => "error",
+            DataCategory::Transaction => "transaction",
+            DataCategory::Security => "security",
+            DataCategory::Attachment => "attachment",
+            DataCategory::Session => "session",
+            DataCategory::Profile => "profile",
+            DataCategory::Replay => "replay",
+            DataCategory::Monitor => "monitor",
+            DataCategory::Span => "span",
+            DataCategory::Feedback => "feedback",
+            DataCategory::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "default" => DataCategory::Default,
+            "error" => DataCategory::Error,
+            "transaction" => DataCategory::Transaction,
+            "security" => DataCategory::Security,
+            "attachment" => DataCategory::Attachment,
+            "session" => DataCategory::Session,
+            "profile" => DataCategory::Profile,
+            "replay" => DataCategory::Replay,
+            "monitor" => DataCategory::Monitor,
+            "span" => DataCategory::Span,
+            "feedback" | "user_report_v2" => DataCategory::Feedback,
+            _ => DataCategory::Unknown,
+        }
+    }
+
+    /// The category with Relay's numeric value `value`.
+    pub fn from_value(value: u8) -> Self {
+        [
+            DataCategory::Default,
+            DataCategory::Error,
+            DataCategory::Transaction,
+            DataCategory::Security,
+            DataCategory::Attachment,
+            DataCategory::Session,
+            DataCategory::Profile,
+            DataCategory::Replay,
+            DataCategory::Monitor,
+            DataCategory::Span,
+            DataCategory::Feedback,
+        ]
+        .into_iter()
+        .find(|c| c.value() == Some(value))
+        .unwrap_or(DataCategory::Unknown)
+    }
+
+    /// Relay's numeric value, as outcomes carry it.
+    pub fn value(self) -> Option<u8> {
+        match self {
+            DataCategory::Default => Some(0),
+            DataCategory::Error => Some(1),
+            DataCategory::Transaction => Some(2),
+            DataCategory::Security => Some(3),
+            DataCategory::Attachment => Some(4),
+            DataCategory::Session => Some(5),
+            DataCategory::Profile => Some(6),
+            DataCategory::Replay => Some(7),
+            DataCategory::Monitor => Some(10),
+            DataCategory::Span => Some(12),
+            DataCategory::Feedback => Some(14),
+            DataCategory::Unknown => None,
+        }
+    }
+}
+
+/// The category an item counts in and how much (attachments by bytes); `None` for items that
+/// are never limited (client reports, unknown types).
+pub fn item_quantity(item: &Item) -> Option<(DataCategory, u64)> {
+    let category = match item.ty() {
+        "event" => DataCategory::Error,
+        "transaction" => DataCategory::Transaction,
+        "security" | "raw_security" => DataCategory::Security,
+        "attachment" => return Some((DataCategory::Attachment, item.payload.len().max(1) as u64)),
+        "session" | "sessions" => DataCategory::Session,
+        "profile" => DataCategory::Profile,
+        "replay_event" | "replay_recording" | "replay_video" => DataCategory::Replay,
+        "check_in" => DataCategory::Monitor,
+        "span" => DataCategory::Span,
+        "feedback" | "user_report" => DataCategory::Feedback,
+        _ => return None,
+    };
+    Some((category, 1))
+}
+
+/// What a quota counts across.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaScope {
+    Organization,
+    Project,
+    Key,
+    #[serde(other)]
+    Unknown,
+}
+
+impl QuotaScope {
+    pub fn name(self) -> &'static str {
+        match self {
+            QuotaScope::Organization => "organization",
+            QuotaScope::Project => "project",
+            QuotaScope::Key => "key",
+            QuotaScope::Unknown => "unknown",
+        }
+    }
+}
+
+/// One of Relay's quota objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quota {
+    /// Needed to count; a quota without id can only reject (`limit: 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Category names; empty means every category.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub scope: QuotaScope,
+    /// Restricts the quota to one organization/project/key (by id); any if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_id: Option<String>,
+    /// `None` is unlimited, `Some(0)` rejects everything.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Seconds per counting window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+}
+
+/// Who the data belongs to, which decides the quota scopes that apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scoping {
+    pub organization_id: u64,
+    pub project_id: u64,
+    pub public_key: String,
+    pub key_id: Option<u64>,
+}
+
+impl Scoping {
+    fn scope_value(&self, scope: QuotaScope) -> Option<String> {
+        match scope {
+            QuotaScope::Organization => Some(self.organization_id.to_string()),
+            QuotaScope::Project => Some(self.project_id.to_string()),
+            QuotaScope::Key => self.key_id.map(|k| k.to_string()).or_else(|| Some(self.public_key.clone())),
+            QuotaScope::Unknown => None,
+        }
+    }
+}
+
+impl Quota {
+    /// Whether this quota counts data of `category` belonging to `scoping`.
+    pub fn applies(&self, scoping: &Scoping, category: DataCategory) -> bool {
+        let category_ok =
+            self.categories.is_empty() || self.categories.iter().any(|c| DataCategory::from_name(c) == category);
+        let Some(value) = scoping.scope_value(self.scope) else { return false };
+        category_ok && self.scope_id.as_ref().is_none_or(|id| *id == value)
+    }
+
+    /// The counter for the window containing `now`: its name (unique per quota, scope value and
+    /// window) and the second the window ends. `None` when the quota cannot count.
+    pub fn counter(&self, scoping: &Scoping, now: u64) -> Option<(String, u64)> {
+        let (id, window) = (self.id.as_ref()?, self.window.filter(|w| *w > 0)?);
+        let slot = now / window;
+        let value = scoping.scope_value(self.scope)?;
+        Some((format!("{id}:{}:{value}:{slot}", self.scope.name()), (slot + 1) * window))
+    }
+}
+
+/// One limit as the SDK hears it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Empty means every category.
+    pub categories: Vec<DataCategory>,
+    pub scope: QuotaScope,
+    pub reason_code: Option<String>,
+    /// When it ends (Unix seconds).
+    pub until: u64,
+}
+
+impl RateLimit {
+    pub fn covers(&self, category: DataCategory) -> bool {
+        self.categories.is_empty() || self.categories.contains(&category)
+    }
+
+    pub fn retry_after(&self, now: u64) -> u64 {
+        self.until.saturating_sub(now).max(1)
+    }
+}
+
+/// Formats `X-Sentry-Rate-Limits`: `secs:cat;cat:scope:reason, ...`.
+pub fn format_header(limits: &[RateLimit], now: u64) -> String {
+    let mut out = String::new();
+    for limit in limits {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let categories: Vec<&str> = limit.categories.iter().map(|c| c.name()).collect();
+        let _ = write!(out, "{}:{}:{}", limit.retry_after(now), categories.join(";"), limit.scope.name());
+        if let Some(reason) = &limit.reason_code {
+            let _ = write!(out, ":{reason}");
+        }
+    }
+    out
+}
+
+/// Parses `X-Sentry-Rate-Limits` from upstream; unknown scopes count as organization-wide.
+pub fn parse_header(value: &str, now: u64) -> Vec<RateLimit> {
+    value
+        .split(',')
+        .filter_map(|part| {
+            let mut fields = part.trim().split(':');
+            let secs: f64 = fields.next()?.trim().parse().ok()?;
+            let categories =
+                fields.next().unwrap_or("").split(';').filter(|c| !c.is_empty()).map(DataCategory::from_name).collect();
+            let scope = match fields.next().unwrap_or("") {
+                "project" => QuotaScope::Project,
+                "key" => QuotaScope::Key,
+                _ => QuotaScope::Organization,
+            };
+            let reason_code = fields.next().filter(|r| !r.is_empty()).map(str::to_string);
+            Some(RateLimit { categories, scope, reason_code, until: now + secs.ceil().max(1.0) as u64 })
+        })
+        .collect()
+}
+
+/// Limits learned from upstream 429s, per project, applied until they expire.
+#[derive(Clone, Debug, Default)]
+pub struct CachedLimits {
+    entries: Vec<(u64, RateLimit)>,
+}
+
+impl CachedLimits {
+    /// Remembers `limits` for `project_id`, forgetting expired ones.
+    pub fn learn(&mut self, project_id: u64, limits: Vec<RateLimit>, now: u64) {
+        self.entries.retain(|(_, l)| l.until > now);
+        self.entries.extend(limits.into_iter().map(|l| (project_id, l)));
+    }
+
+    /// The active limit covering `category` for `project_id`, if any.
+    pub fn active(&self, project_id: u64, category: DataCategory, now: u64) -> Option<&RateLimit> {
+        self.entries
+            .iter()
+            .filter(|(p, l)| *p == project_id && l.until > now && l.covers(category))
+            .map(|(_, l)| l)
+            .max_by_key(|l| l.until)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scoping() -> Scoping {
+        Scoping { organization_id: 1, project_id: 42, public_key: "abc".into(), key_id: Some(7) }
+    }
+
+    fn quota(scope: QuotaScope, categories: &[&str], scope_id: Option<&str>) -> Quota {
+        Quota {
+            id: Some("q".into()),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+            scope,
+            scope_id: scope_id.map(str::to_string),
+            limit: Some(10),
+            window: Some(60),
+            reason_code: Some("quota_exceeded".into()),
+        }
+    }
+
+    #[test]
+    fn quotas_apply_by_category_and_scope() {
+        let s = scoping();
+        assert!(quota(QuotaScope::Project, &["error"], None).applies(&s, DataCategory::Error));
+        assert!(!quota(QuotaScope::Project, &["error"], None).applies(&s, DataCategory::Transaction));
+        assert!(quota(QuotaScope::Organization, &[], None).applies(&s, DataCategory::Span));
+        assert!(quota(QuotaScope::Key, &[], Some("7")).applies(&s, DataCategory::Error));
+        assert!(!quota(QuotaScope::Project, &[], Some("43")).applies(&s, DataCategory::Error));
+    }
+
+    #[test]
+    fn counters_are_per_window() {
+        let q = quota(QuotaScope::Project, &["error"], None);
+        assert_eq!(q.counter(&scoping(), 119), Some(("q:project:42:1".to_string(), 120)));
+        assert_eq!(q.counter(&scoping(), 120), Some(("q:project:42:2".to_string(), 180)));
+        let no_id = Quota { id: None, ..q };
+        assert_eq!(no_id.counter(&scoping(), 1), None);
+    }
+
+    #[test]
+    fn the_header_round_trips() {
+        let limits = vec![
+            RateLimit {
+                categories: vec![DataCategory::Error, DataCategory::Transaction],
+                scope: QuotaScope::Organization,
+                reason_code: Some("quota_exceeded".into()),
+                until: 160,
+            },
+            RateLimit { categories: vec![], scope: QuotaScope::Key, reason_code: None, until: 105 },
+        ];
+        let header = format_header(&limits, 100);
+        assert_eq!(header, "60:error;transaction:organization:quota_exceeded, 5::key");
+        assert_eq!(parse_header(&header, 100), limits);
+        assert_eq!(parse_header("60:error;transaction:organization:quota_exceeded", 0)[0].until, 60);
+        assert!(parse_header("garbage", 0).is_empty());
+    }
+
+    #[test]
+    fn cached_limits_expire() {
+        let mut cache = CachedLimits::default();
+        cache.learn(42, parse_header("60:error:project", 1000), 1000);
+        assert!(cache.active(42, DataCategory::Error, 1059).is_some());
+        assert!(cache.active(42, DataCategory::Transaction, 1000).is_none());
+        assert!(cache.active(43, DataCategory::Error, 1000).is_none());
+        assert!(cache.active(42, DataCategory::Error, 1060).is_none());
+    }
+}
