@@ -7,7 +7,7 @@ use axum::Router;
 use picket::core::limits::Limits;
 
 use crate::counters::Counters;
-use crate::http::{api, ingest, quotas, relay, stats};
+use crate::http::{api, filters, ingest, quotas, relay, stats};
 use crate::store::Store;
 use crate::worker::Queue;
 
@@ -38,6 +38,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/projects/{org}/{project}/events/", get(api::events))
         .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(api::event))
         .route("/api/0/projects/{org}/{project}/keys/{key_id}/", axum::routing::put(quotas::update_key))
+        .route("/api/0/projects/{org}/{project}/filters/", get(filters::list))
+        .route("/api/0/projects/{org}/{project}/filters/{filter_id}/", axum::routing::put(filters::update))
         .route("/api/0/projects/{org}/{project}/quotas/", get(quotas::project_quotas).put(quotas::set_project_quotas))
         .route("/api/0/organizations/{org}/quotas/", get(quotas::org_quotas).put(quotas::set_org_quotas))
         .route("/api/0/organizations/{org}/stats_v2/", get(stats::stats_v2))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::filter::FilterSettings;
 use super::quota::Quota;
 
 /// One project's state, in Relay's camelCase shape.
@@ -52,6 +53,9 @@ pub struct ProjectConfig {
     /// Relay quota objects that apply to this project's data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quotas: Vec<Quota>,
+    /// Inbound filters.
+    #[serde(default)]
+    pub filter_settings: FilterSettings,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -62,7 +66,12 @@ fn any_domain() -> Vec<String> {
 
 impl Default for ProjectConfig {
     fn default() -> Self {
-        ProjectConfig { allowed_domains: any_domain(), quotas: Vec::new(), other: Map::new() }
+        ProjectConfig {
+            allowed_domains: any_domain(),
+            quotas: Vec::new(),
+            filter_settings: FilterSettings::default(),
+            other: Map::new(),
+        }
     }
 }
 

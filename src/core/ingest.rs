@@ -9,6 +9,7 @@ use super::config::ProjectState;
 use super::cors;
 use super::decode::decode_body;
 use super::envelope::Envelope;
+use super::filter;
 use super::http::{Request, Response};
 use super::id::EventId;
 use super::limit::{self, Check, Plan};
@@ -200,6 +201,8 @@ pub struct Judged {
     client_ip: Option<String>,
     headers: Vec<(String, String)>,
     now: u64,
+    /// What the inbound filters dropped.
+    filtered: Vec<Outcome>,
 }
 
 /// The final decision: what to answer, what (if anything) to send upstream, what was dropped.
@@ -218,7 +221,7 @@ pub fn judge(
     cached: &CachedLimits,
     now: u64,
 ) -> Result<Judged, Reject> {
-    let Prepared { route, auth, envelope, client_ip, origin, is_get } = prepared;
+    let Prepared { route, auth, mut envelope, client_ip, origin, is_get } = prepared;
     let state = state.ok_or(Reject::UnknownKey)?;
     let key = state.key(&auth.public_key).ok_or(Reject::UnknownKey)?;
     if !key.is_enabled {
@@ -239,6 +242,8 @@ pub fn judge(
         public_key: auth.public_key.clone(),
         key_id: key.numeric_id,
     };
+    // Filters first: a filtered event counts against no quota.
+    let filtered = filter::apply(&mut envelope, &state.config.filter_settings, client_ip.as_deref());
     let plan = limit::plan(&envelope, &state.config.quotas, &scoping, cached, now);
     let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);
     let mut headers = vec![
@@ -251,15 +256,27 @@ pub fn judge(
     if let Some(ip) = &client_ip {
         headers.push(("x-forwarded-for".to_string(), ip.clone()));
     }
-    Ok(Judged { checks: plan.checks.clone(), scoping, plan, route, is_get, envelope, client_ip, headers, now })
+    Ok(Judged {
+        checks: plan.checks.clone(),
+        scoping,
+        plan,
+        route,
+        is_get,
+        envelope,
+        client_ip,
+        headers,
+        now,
+        filtered,
+    })
 }
 
 impl Judged {
     /// Applies the counters' answers (`allowed[i]` for `checks[i]`).
     pub fn finish(self, allowed: &[bool]) -> Finished {
-        let Judged { scoping, plan, route, is_get, envelope, client_ip, headers, now, .. } = self;
+        let Judged { scoping, plan, route, is_get, envelope, client_ip, headers, now, filtered, .. } = self;
         let had_items = !envelope.items.is_empty();
-        let enforced = limit::enforce(envelope, &plan, allowed);
+        let mut enforced = limit::enforce(envelope, &plan, allowed);
+        enforced.outcomes.splice(0..0, filtered);
         let event_id = enforced.envelope.event_id();
         let header = (!enforced.limits.is_empty()).then(|| quota::format_header(&enforced.limits, now));
         if had_items && enforced.envelope.items.is_empty() {
@@ -274,14 +291,15 @@ impl Judged {
         if let Some(header) = header {
             response.headers.push(("x-sentry-rate-limits".into(), header));
         }
-        let forward = Forward {
+        // Filters never change the answer; what they leave may be nothing to forward.
+        let forward = (!enforced.envelope.items.is_empty()).then(|| Forward {
             project_id: scoping.project_id,
             event_id,
             client_ip,
             headers,
             body: enforced.envelope.to_bytes(),
-        };
-        Finished { response, forward: Some(forward), outcomes: enforced.outcomes }
+        });
+        Finished { response, forward, outcomes: enforced.outcomes }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod cors;
 pub mod decode;
 pub mod envelope;
+pub mod filter;
 pub mod http;
 pub mod id;
 pub mod ingest;

@@ -7,6 +7,7 @@ mod conformance_run;
 mod core_decisions;
 mod dev_script;
 mod e2e;
+mod filters;
 mod harness;
 mod oracle;
 mod quotas;

@@ -111,6 +111,8 @@ pub struct ProjectUpdate {
     scrub_ip_addresses: Option<bool>,
     sensitive_fields: Option<Vec<String>>,
     safe_fields: Option<Vec<String>>,
+    /// Sentry's project options; `filters:*` set inbound filter patterns.
+    options: Option<serde_json::Map<String, Value>>,
 }
 
 /// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields (`allowedDomains` so far).
@@ -147,6 +149,12 @@ pub async fn update_project(
     }
     if scrubbing != before {
         state.store.set_scrubbing(project.id, &scrubbing).await?;
+    }
+    if let Some(options) = &update.options {
+        let mut filters = state.store.filter_settings(project.id).await?;
+        if crate::http::filters::apply_options(&mut filters, options)? {
+            state.store.set_filter_settings(project.id, &filters).await?;
+        }
     }
     if let Some(days) = update.event_retention {
         if !(1..=3650).contains(&days) {

@@ -9,6 +9,7 @@ use picket::core::config::ProjectState;
 use serde_json::Value;
 
 pub use crate::process::scrub::ScrubSettings;
+pub use picket::core::filter::FilterSettings;
 pub use picket::core::quota::Quota;
 
 pub use sqlite::SqliteStore;
@@ -306,6 +307,9 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         interval_ms: i64,
     ) -> StoreResult<Vec<OutcomeTotal>>;
+    /// A project's inbound filters.
+    async fn filter_settings(&self, project_id: i64) -> StoreResult<FilterSettings>;
+    async fn set_filter_settings(&self, project_id: i64, settings: &FilterSettings) -> StoreResult<()>;
     /// Sets a project's data scrubbing settings.
     async fn set_scrubbing(&self, project_id: i64, settings: &ScrubSettings) -> StoreResult<()>;
     /// Sets how many days a project's events are kept.

@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS projects (
     datascrubbing TEXT NOT NULL DEFAULT '{}',
     -- Relay quota objects for this project (JSON list).
     quotas TEXT NOT NULL DEFAULT '[]',
+    -- Relay's `filterSettings` (JSON).
+    filters TEXT NOT NULL DEFAULT '{}',
     next_short_id INTEGER NOT NULL DEFAULT 1,
     date_created INTEGER NOT NULL,
     UNIQUE (organization_id, slug)

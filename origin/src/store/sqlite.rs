@@ -101,6 +101,8 @@ impl Store for SqliteStore {
                 quotas.extend(serde_json::from_value::<Vec<Quota>>(list).unwrap_or_default());
             }
             quotas.extend(keys.iter().filter_map(key_quota));
+            let filters: Value = c.query_row("SELECT filters FROM projects WHERE id = ?1", params![project_id], |r| json_column(r, 0))?;
+            let filter_settings = serde_json::from_value(filters).unwrap_or_default();
             Ok(Some(ProjectState {
                 project_id: project_id as u64,
                 disabled,
@@ -110,6 +112,7 @@ impl Store for SqliteStore {
                 config: ProjectConfig {
                     allowed_domains,
                     quotas,
+                    filter_settings,
                     other: [
                         ("eventRetention".to_string(), Value::from(retention)),
                         ("datascrubbingSettings".to_string(), scrubbing),
@@ -400,6 +403,23 @@ impl Store for SqliteStore {
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn filter_settings(&self, project_id: i64) -> StoreResult<FilterSettings> {
+        let value: Value = self
+            .with(move |c| {
+                c.query_row("SELECT filters FROM projects WHERE id = ?1", params![project_id], |r| json_column(r, 0))
+            })
+            .await?;
+        Ok(serde_json::from_value(value).unwrap_or_default())
+    }
+
+    async fn set_filter_settings(&self, project_id: i64, settings: &FilterSettings) -> StoreResult<()> {
+        let settings = serde_json::to_string(settings)?;
+        self.with(move |c| {
+            c.execute("UPDATE projects SET filters = ?2 WHERE id = ?1", params![project_id, settings]).map(|_| ())
         })
         .await
     }
