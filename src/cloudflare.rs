@@ -64,6 +64,10 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     };
     let key = prepared.public_key().to_string();
     let now = Date::now().as_millis();
+    match CachePolicy::from_settings(|name| env.var(name).ok().map(|v| v.to_string())) {
+        Ok(policy) => CONFIGS.with(|c| c.borrow_mut().set_policy(policy)),
+        Err(e) => return respond(Reject::Misconfigured(e).response()),
+    }
     let state = match CONFIGS.with(|c| c.borrow().lookup(&key, now)) {
         Lookup::Fresh(state) => state,
         Lookup::Stale(state) => {
@@ -170,17 +174,20 @@ impl DurableObject for QuotaCounter {
     }
 }
 
-/// Asks the origin for the key's project state and caches the answer.
+/// Asks the origin for the key's project state (with the other cached keys that are due, in one
+/// request) and caches the answers.
 async fn fetch_state(origin: &str, key: &str) -> Result<Option<Arc<ProjectState>>, String> {
     let url = format!("{origin}/api/0/relays/projectconfigs/?version=3");
+    let keys = CONFIGS.with(|c| c.borrow().batch(key, Date::now().as_millis()));
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let (status, _, body) =
-        post(&url, &[("content-type".into(), "application/json".into())], config::request_body(&[key]))
+        post(&url, &[("content-type".into(), "application/json".into())], config::request_body(&keys))
             .await
             .map_err(|e| e.to_string())?;
     if !(200..300).contains(&status) {
         return Err(format!("origin answered {status}"));
     }
-    let result = config::parse_response(&[key], &body)?;
+    let result = config::parse_response(&keys, &body)?;
     let now = Date::now().as_millis();
     CONFIGS.with(|c| {
         let mut cache = c.borrow_mut();

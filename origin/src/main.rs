@@ -62,6 +62,16 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Manage quotas (Relay quota objects).
+    Quota {
+        #[command(subcommand)]
+        action: QuotaAction,
+    },
+    /// Manage inbound filters.
+    Filter {
+        #[command(subcommand)]
+        action: FilterAction,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -113,6 +123,33 @@ enum KeyAction {
         #[arg(long, default_value = "Default")]
         label: String,
     },
+    /// Limit a key to COUNT events per WINDOW seconds (no --count clears the limit).
+    RateLimit {
+        org: String,
+        project: String,
+        public_key: String,
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaAction {
+    /// Replace the organization's quotas, or the project's with --project (a JSON list).
+    Set {
+        org: String,
+        json: String,
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FilterAction {
+    /// Replace a project's inbound filters (Relay's `filterSettings` as JSON).
+    Set { org: String, project: String, json: String },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +183,15 @@ async fn main() -> anyhow::Result<()> {
             manage::create_key(&store, &org, &project, &label).await?
         }
         Command::Token { action: TokenAction::Create { org } } => manage::create_token(&store, &org).await?,
+        Command::Key { action: KeyAction::RateLimit { org, project, public_key, window, count } } => {
+            manage::set_key_rate_limit(&store, &org, &project, &public_key, count.map(|c| (window, c))).await?
+        }
+        Command::Quota { action: QuotaAction::Set { org, json, project } } => {
+            manage::set_quotas(&store, &org, project.as_deref(), &json).await?
+        }
+        Command::Filter { action: FilterAction::Set { org, project, json } } => {
+            manage::set_filters(&store, &org, &project, &json).await?
+        }
         Command::Sweep { as_of } => manage::sweep(&store, as_of.as_deref()).await?,
         Command::ProcessEvent { received_ms, sent_at, client_ip, retention_days, scrubbing } => {
             let scrubbing = scrubbing.map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default();

@@ -71,3 +71,46 @@ pub async fn sweep(store: &dyn Store, as_of: Option<&str>) -> anyhow::Result<Val
     let swept = store.sweep(now).await?;
     Ok(json!({ "events": swept.events, "issues": swept.issues, "envelopes": swept.envelopes }))
 }
+
+/// Replaces an organization's (or, with a project, the project's) quota list: Relay quota
+/// objects as JSON.
+pub async fn set_quotas(
+    store: &dyn Store,
+    org: &str,
+    project_slug: Option<&str>,
+    json_list: &str,
+) -> anyhow::Result<Value> {
+    let quotas: Vec<crate::store::Quota> = serde_json::from_str(json_list)?;
+    let owner = match project_slug {
+        Some(slug) => crate::store::QuotaOwner::Project(project(store, org, slug).await?.1.id),
+        None => crate::store::QuotaOwner::Organization(organization(store, org).await?.id),
+    };
+    store.set_quotas(owner, &quotas).await?;
+    Ok(json!({ "quotas": quotas }))
+}
+
+/// Replaces a project's inbound filters: Relay's `filterSettings` as JSON.
+pub async fn set_filters(store: &dyn Store, org: &str, slug: &str, json_settings: &str) -> anyhow::Result<Value> {
+    let settings: crate::store::FilterSettings = serde_json::from_str(json_settings)?;
+    let (_, project) = project(store, org, slug).await?;
+    store.set_filter_settings(project.id, &settings).await?;
+    Ok(json!({ "filterSettings": settings }))
+}
+
+/// Sets (or with `count` unset, clears) a DSN key's rate limit.
+pub async fn set_key_rate_limit(
+    store: &dyn Store,
+    org: &str,
+    slug: &str,
+    public_key: &str,
+    limit: Option<(u64, u64)>,
+) -> anyhow::Result<Value> {
+    let (_, project) = project(store, org, slug).await?;
+    let keys = store.keys(project.id).await?;
+    let key =
+        keys.iter().find(|k| k.public_key == public_key).ok_or_else(|| anyhow::anyhow!("no key {public_key:?}"))?;
+    store.set_key_rate_limit(key.id, limit).await?;
+    Ok(
+        json!({ "public_key": key.public_key, "rateLimit": limit.map(|(window, count)| json!({ "window": window, "count": count })) }),
+    )
+}

@@ -151,6 +151,28 @@ impl Default for CachePolicy {
     }
 }
 
+/// At most this many keys per `projectconfigs` request, as Relay batches them.
+pub const BATCH_SIZE: usize = 100;
+
+impl CachePolicy {
+    /// Reads `CONFIG_EXPIRY_SECS`, `CONFIG_GRACE_SECS` and `CONFIG_MISS_EXPIRY_SECS` through
+    /// `get`; unset ones keep Relay's defaults (300, 120, 60).
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<CachePolicy, String> {
+        let mut policy = CachePolicy::default();
+        for (name, slot) in [
+            ("CONFIG_EXPIRY_SECS", &mut policy.expiry_ms),
+            ("CONFIG_GRACE_SECS", &mut policy.grace_ms),
+            ("CONFIG_MISS_EXPIRY_SECS", &mut policy.miss_expiry_ms),
+        ] {
+            if let Some(raw) = get(name) {
+                let secs: u64 = raw.trim().parse().map_err(|_| format!("{name} must be whole seconds, not {raw:?}"))?;
+                *slot = secs * 1000;
+            }
+        }
+        Ok(policy)
+    }
+}
+
 /// The answer of a cache lookup.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
@@ -178,6 +200,28 @@ pub struct ConfigCache {
 impl ConfigCache {
     pub fn new(policy: CachePolicy) -> Self {
         ConfigCache { policy, entries: HashMap::new() }
+    }
+
+    /// Applies a (re)configured policy to the entries already cached.
+    pub fn set_policy(&mut self, policy: CachePolicy) {
+        self.policy = policy;
+    }
+
+    /// The keys to fetch along with `primary`: cached ones that are stale, or within the last
+    /// fifth of their life, oldest first — so one request refreshes many (at most [`BATCH_SIZE`]).
+    pub fn batch(&self, primary: &str, now_ms: u64) -> Vec<String> {
+        let mut due: Vec<(&String, u64)> = self
+            .entries
+            .iter()
+            .filter(|(k, _)| k.as_str() != primary)
+            .filter_map(|(k, e)| {
+                let life = if e.state.is_some() { self.policy.expiry_ms } else { self.policy.miss_expiry_ms };
+                let age = now_ms.saturating_sub(e.fetched_ms);
+                (age.saturating_mul(5) >= life.saturating_mul(4)).then_some((k, e.fetched_ms))
+            })
+            .collect();
+        due.sort_by_key(|(_, fetched)| *fetched);
+        std::iter::once(primary.to_string()).chain(due.into_iter().map(|(k, _)| k.clone())).take(BATCH_SIZE).collect()
     }
 
     pub fn lookup(&self, public_key: &str, now_ms: u64) -> Lookup {
@@ -263,6 +307,27 @@ mod tests {
         c.insert(KEY, None, 0);
         assert_eq!(c.lookup(KEY, 59_999), Lookup::Fresh(None));
         assert_eq!(c.lookup(KEY, 60_000), Lookup::Miss);
+    }
+
+    #[test]
+    fn fetches_batch_the_keys_that_are_due() {
+        let mut c = ConfigCache::new(CachePolicy::default());
+        c.insert("fresh", Some(state()), 1_000_000);
+        c.insert("aging", Some(state()), 1_000_000 - 250_000);
+        c.insert("stale", Some(state()), 1_000_000 - 310_000);
+        c.insert("old-miss", None, 1_000_000 - 55_000);
+        assert_eq!(c.batch("new", 1_000_000), vec!["new", "stale", "aging", "old-miss"]);
+        for i in 0..200 {
+            c.insert(&format!("k{i}"), None, 0);
+        }
+        assert_eq!(c.batch("new", 1_000_000).len(), BATCH_SIZE);
+    }
+
+    #[test]
+    fn the_policy_comes_from_settings() {
+        let p = CachePolicy::from_settings(|n| (n == "CONFIG_EXPIRY_SECS").then(|| "5".into())).unwrap();
+        assert_eq!((p.expiry_ms, p.grace_ms, p.miss_expiry_ms), (5_000, 120_000, 60_000));
+        assert!(CachePolicy::from_settings(|_| Some("soon".into())).is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Picket's one integration test binary: the core on real SDK captures, and the whole system
 //! (origin on SQLite + edge in workerd + real Sentry clients) end to end.
 
+mod bench;
 mod clients;
+mod configs;
 mod conformance;
 mod conformance_run;
 mod core_decisions;

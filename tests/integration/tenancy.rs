@@ -165,3 +165,48 @@ fn rfc3339_in_days(days: u64) -> String {
     let out = Command::new("date").args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+#[test]
+fn the_cli_manages_quotas_filters_and_key_limits_that_edges_receive() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let quota = r#"[{"id":"cap","categories":["error"],"scope":"organization","limit":500,"window":3600,"reasonCode":"org_cap"}]"#;
+    manage(&origin, &["quota", "set", &b.organization, quota]);
+    let project_quota = r#"[{"categories":["transaction"],"scope":"project","limit":0}]"#;
+    manage(&origin, &["quota", "set", &b.organization, project_quota, "--project", &b.project]);
+    manage(&origin, &["filter", "set", &b.organization, &b.project, r#"{"webCrawlers":{"isEnabled":true}}"#]);
+    let limited = manage(
+        &origin,
+        &["key", "rate-limit", &b.organization, &b.project, &b.public_key, "--window", "60", "--count", "7"],
+    );
+    assert_eq!(limited["rateLimit"], serde_json::json!({ "window": 60, "count": 7 }));
+
+    assert_eq!(
+        origin.api(&format!("/api/0/organizations/{}/quotas/", b.organization)).json()[0]["reasonCode"],
+        "org_cap"
+    );
+    assert_eq!(origin.project_api("quotas/").json()[0]["limit"], 0);
+    assert!(origin
+        .project_api("filters/")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "web-crawlers" && f["active"] == true));
+    assert_eq!(origin.project_api("keys/").json()[0]["rateLimit"]["count"], 7);
+    let configs = request(
+        "POST",
+        &format!("{}/api/0/relays/projectconfigs/?version=3", origin.url),
+        &[],
+        format!("{{\"publicKeys\":[\"{}\"]}}", b.public_key).as_bytes(),
+    )
+    .unwrap()
+    .json();
+    let config = &configs["configs"][&b.public_key]["config"];
+    let reasons: Vec<&str> =
+        config["quotas"].as_array().unwrap().iter().filter_map(|q| q["reasonCode"].as_str()).collect();
+    assert_eq!(reasons, vec!["org_cap", "key_quota"], "organization, project and key quotas, in that order: {config}");
+    assert_eq!(config["quotas"].as_array().unwrap().len(), 3);
+    assert_eq!(config["filterSettings"]["webCrawlers"]["isEnabled"], true);
+}

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 /// At most this many keys per request, as Relay batches them.
-const MAX_KEYS: usize = 100;
+const MAX_KEYS: usize = config::BATCH_SIZE;
 
 pub async fn project_configs(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let keys = config::parse_request(&body).map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
