@@ -90,7 +90,12 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     let now_secs = now / 1000;
     let judged = match LIMITS.with(|l| picket::judge(prepared, state.as_deref(), &l.borrow(), now_secs)) {
         Ok(judged) => judged,
-        Err(reject) => return respond(reject.response()),
+        Err(refused) => {
+            if let (Some(scoping), false) = (refused.scoping, refused.outcomes.is_empty()) {
+                ctx.wait_until(send_outcomes(origin, refused.outcomes, scoping));
+            }
+            return respond(refused.reject.response());
+        }
     };
     let mut allowed = Vec::with_capacity(judged.checks.len());
     for check in &judged.checks {

@@ -15,7 +15,7 @@ use super::id::EventId;
 use super::limit::{self, Check, Plan};
 use super::limits::Limits;
 use super::multipart;
-use super::outcome::Outcome;
+use super::outcome::{Outcome, OutcomeKind};
 use super::outcome::{Oversized, Reject};
 use super::quota::{self, CachedLimits, Scoping};
 use super::route::{route, Action, Endpoint, Route};
@@ -213,6 +213,21 @@ pub struct Finished {
     pub outcomes: Vec<Outcome>,
 }
 
+/// A request refused once its project was known: the reason, and the items it dropped as
+/// `invalid` outcomes of that project (none when no project has the key).
+#[derive(Debug)]
+pub struct Refused {
+    pub reject: Reject,
+    pub outcomes: Vec<Outcome>,
+    pub scoping: Option<Scoping>,
+}
+
+impl From<Refused> for Reject {
+    fn from(refused: Refused) -> Reject {
+        refused.reject
+    }
+}
+
 /// Step two: the key's project state (`None`: no project has this key), the limits learned from
 /// upstream, and the time (Unix seconds) decide everything but the quota counters.
 pub fn judge(
@@ -220,28 +235,43 @@ pub fn judge(
     state: Option<&ProjectState>,
     cached: &CachedLimits,
     now: u64,
-) -> Result<Judged, Reject> {
+) -> Result<Judged, Refused> {
     let Prepared { route, auth, mut envelope, client_ip, origin, is_get } = prepared;
-    let state = state.ok_or(Reject::UnknownKey)?;
-    let key = state.key(&auth.public_key).ok_or(Reject::UnknownKey)?;
-    if !key.is_enabled {
-        return Err(Reject::KeyDisabled);
-    }
-    if state.disabled {
-        return Err(Reject::ProjectDisabled);
-    }
-    if route.project_id.is_some_and(|p| p != state.project_id) {
-        return Err(Reject::ProjectIdMismatch);
-    }
-    if origin.is_some_and(|o| !cors::is_allowed(&o, &state.config.allowed_domains)) {
-        return Err(Reject::OriginNotAllowed);
-    }
+    let unknown = || Refused { reject: Reject::UnknownKey, outcomes: Vec::new(), scoping: None };
+    let state = state.ok_or_else(unknown)?;
+    let key = state.key(&auth.public_key).ok_or_else(unknown)?;
     let scoping = Scoping {
         organization_id: state.organization_id.unwrap_or(0),
         project_id: state.project_id,
         public_key: auth.public_key.clone(),
         key_id: key.numeric_id,
     };
+    let refusal = if !key.is_enabled {
+        Some(Reject::KeyDisabled)
+    } else if state.disabled {
+        Some(Reject::ProjectDisabled)
+    } else if route.project_id.is_some_and(|p| p != state.project_id) {
+        Some(Reject::ProjectIdMismatch)
+    } else if origin.is_some_and(|o| !cors::is_allowed(&o, &state.config.allowed_domains)) {
+        Some(Reject::OriginNotAllowed)
+    } else {
+        None
+    };
+    if let Some(reject) = refusal {
+        let reason = reject.reason().as_str().to_string();
+        let outcomes = envelope
+            .items
+            .iter()
+            .filter_map(quota::item_quantity)
+            .map(|(category, quantity)| Outcome {
+                kind: OutcomeKind::Invalid,
+                category,
+                quantity,
+                reason: reason.clone(),
+            })
+            .collect();
+        return Err(Refused { reject, outcomes, scoping: Some(scoping) });
+    }
     // Filters first: a filtered event counts against no quota.
     let filtered = filter::apply(&mut envelope, &state.config.filter_settings, client_ip.as_deref());
     let plan = limit::plan(&envelope, &state.config.quotas, &scoping, cached, now);

@@ -21,5 +21,5 @@ pub mod store;
 
 pub use http::{Headers, Request, Response};
 pub use id::EventId;
-pub use ingest::{judge, prepare, Finished, Forward, Judged, Prepared, Step};
+pub use ingest::{judge, prepare, Finished, Forward, Judged, Prepared, Refused, Step};
 pub use outcome::Reject;

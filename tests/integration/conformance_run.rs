@@ -70,7 +70,7 @@ fn conformance_core_natively() {
                             forward_headers: Some(forward.headers),
                         }
                     }
-                    Err(r) => reject(r),
+                    Err(r) => reject(r.reject),
                 }
             }
             Err(r) => reject(r),

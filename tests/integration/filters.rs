@@ -118,4 +118,22 @@ fn each_inbound_filter_drops_its_event_and_keeps_the_answer() {
     });
     let ids: Vec<&str> = stored.as_array().unwrap().iter().map(|e| e["eventID"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![format!("{:032x}", 9)]);
+
+    // Refused once its project is known: counted as `invalid` for that project.
+    let elsewhere = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id + 1000);
+    let body = "{\"event_id\":\"0000000000000000000000000000000a\"}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n";
+    assert_eq!(request("POST", &elsewhere, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap().status, 403);
+    wait_for("the invalid outcome", Duration::from_secs(30), || {
+        let stats = origin.api(&stats_path).json();
+        stats["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| {
+                g["by"]["outcome"] == "invalid"
+                    && g["by"]["reason"] == "project_id"
+                    && g["totals"]["sum(quantity)"] == 1
+            })
+            .then_some(())
+    });
 }

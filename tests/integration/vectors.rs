@@ -94,7 +94,7 @@ fn every_capture_is_accepted_answered_with_its_id_and_forwarded_whole() {
         };
         assert_eq!(prepared.public_key(), SENTRY_CLI_KEY, "{}", c.name);
         let accepted = judge(prepared, Some(&state(42, SENTRY_CLI_KEY)), &CachedLimits::default(), 0)
-            .unwrap_or_else(|r| panic!("{}: {r}", c.name))
+            .unwrap_or_else(|r| panic!("{}: {}", c.name, r.reject))
             .finish(&[]);
         let forward = accepted.forward.unwrap();
         let original = Envelope::parse(&c.envelope).unwrap();

@@ -51,21 +51,17 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     let now = chrono::Utc::now();
     let judged = match core::judge(prepared, project_state.as_ref(), &CachedLimits::default(), now.timestamp() as u64) {
         Ok(judged) => judged,
-        Err(reject) => return send(reject.response()),
+        Err(refused) => {
+            if let Some(scoping) = &refused.scoping {
+                record(&state, scoping.project_id as i64, now.timestamp_millis(), &refused.outcomes).await;
+            }
+            return send(refused.reject.response());
+        }
     };
     let allowed = state.counters.ask(&judged.checks, now.timestamp() as u64);
     let project_id = judged.scoping.project_id as i64;
     let done = judged.finish(&allowed);
-    if !done.outcomes.is_empty() {
-        let rows: Vec<_> = done
-            .outcomes
-            .iter()
-            .map(|o| (o.kind.name().to_string(), o.category.name().to_string(), o.reason.clone(), o.quantity))
-            .collect();
-        if let Err(e) = state.store.record_outcomes(project_id, now.timestamp_millis(), &rows).await {
-            tracing::error!(error = %e, "could not record outcomes");
-        }
-    }
+    record(&state, project_id, now.timestamp_millis(), &done.outcomes).await;
     let Some(forward) = done.forward else { return send(done.response) };
     let envelope = AcceptedEnvelope {
         project_id,
@@ -81,6 +77,20 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
         }
         Ok(AcceptResult::Duplicate) => send(done.response),
         Err(e) => unavailable(e),
+    }
+}
+
+/// Records dropped data for the project's stats; a failure is logged, the answer stands.
+async fn record(state: &AppState, project_id: i64, at_ms: i64, outcomes: &[picket::core::outcome::Outcome]) {
+    if outcomes.is_empty() {
+        return;
+    }
+    let rows: Vec<_> = outcomes
+        .iter()
+        .map(|o| (o.kind.name().to_string(), o.category.name().to_string(), o.reason.clone(), o.quantity))
+        .collect();
+    if let Err(e) = state.store.record_outcomes(project_id, at_ms, &rows).await {
+        tracing::error!(error = %e, "could not record outcomes");
     }
 }
 
