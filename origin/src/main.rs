@@ -112,6 +112,13 @@ enum OrgAction {
 enum ProjectAction {
     /// Create a project (with a first DSN key) in an organization.
     Create { org: String, slug: String },
+    /// Set the browser origins a project accepts (`*`, `example.com`, `*.example.com`).
+    AllowedDomains {
+        org: String,
+        project: String,
+        #[arg(required = true)]
+        domains: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,6 +185,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Org { action: OrgAction::Create { slug } } => manage::create_organization(&store, &slug).await?,
         Command::Project { action: ProjectAction::Create { org, slug } } => {
             manage::create_project(&store, &org, &slug).await?
+        }
+        Command::Project { action: ProjectAction::AllowedDomains { org, project, domains } } => {
+            manage::set_allowed_domains(&store, &org, &project, &domains).await?
         }
         Command::Key { action: KeyAction::Create { org, project, label } } => {
             manage::create_key(&store, &org, &project, &label).await?

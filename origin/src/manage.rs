@@ -114,3 +114,15 @@ pub async fn set_key_rate_limit(
         json!({ "public_key": key.public_key, "rateLimit": limit.map(|(window, count)| json!({ "window": window, "count": count })) }),
     )
 }
+
+/// Sets the browser origins a project accepts (Sentry's `allowedDomains` patterns).
+pub async fn set_allowed_domains(
+    store: &dyn Store,
+    org: &str,
+    slug: &str,
+    domains: &[String],
+) -> anyhow::Result<Value> {
+    let (_, project) = project(store, org, slug).await?;
+    store.set_allowed_domains(project.id, domains).await?;
+    Ok(json!({ "project": project.slug, "allowedDomains": domains }))
+}

@@ -209,4 +209,9 @@ fn the_cli_manages_quotas_filters_and_key_limits_that_edges_receive() {
     assert_eq!(reasons, vec!["org_cap", "key_quota"], "organization, project and key quotas, in that order: {config}");
     assert_eq!(config["quotas"].as_array().unwrap().len(), 3);
     assert_eq!(config["filterSettings"]["webCrawlers"]["isEnabled"], true);
+    manage(&origin, &["project", "allowed-domains", &b.organization, &b.project, "*.shop.example", "localhost:3000"]);
+    assert_eq!(
+        origin.project_api("").json()["allowedDomains"],
+        serde_json::json!(["*.shop.example", "localhost:3000"])
+    );
 }
