@@ -164,8 +164,7 @@ impl CachePolicy {
             ("CONFIG_GRACE_SECS", &mut policy.grace_ms),
             ("CONFIG_MISS_EXPIRY_SECS", &mut policy.miss_expiry_ms),
         ] {
-            if let Some(raw) = get(name) {
-                let secs: u64 = raw.trim().parse().map_err(|_| format!("{name} must be whole seconds, not {raw:?}"))?;
+            if let Some(secs) = super::limits::setting::<u64>(&get, name, "whole seconds", |_| true)? {
                 *slot = secs * 1000;
             }
         }

@@ -30,6 +30,25 @@ impl Default for Limits {
     }
 }
 
+/// Reads the whole-number setting `name` through `get`: `None` when unset, an error naming
+/// `what` is expected when malformed or refused by `valid`.
+pub(crate) fn setting<T: std::str::FromStr + Copy>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    what: &str,
+    valid: impl Fn(T) -> bool,
+) -> Result<Option<T>, String> {
+    get(name)
+        .map(|raw| {
+            raw.trim()
+                .parse::<T>()
+                .ok()
+                .filter(|v| valid(*v))
+                .ok_or_else(|| format!("{name} must be {what}, not {raw:?}"))
+        })
+        .transpose()
+}
+
 impl Limits {
     /// Reads `MAX_ENVELOPE_SIZE`, `MAX_EVENT_SIZE` and `MAX_ATTACHMENT_SIZE` (bytes) through
     /// `get`; unset ones keep their defaults, malformed or zero ones are an error.
@@ -40,13 +59,8 @@ impl Limits {
             ("MAX_EVENT_SIZE", &mut limits.max_event_size),
             ("MAX_ATTACHMENT_SIZE", &mut limits.max_attachment_size),
         ] {
-            if let Some(raw) = get(name) {
-                *slot = raw
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("{name} must be a positive number of bytes, not {raw:?}"))?;
+            if let Some(bytes) = setting(&get, name, "a positive number of bytes", |n| n > 0)? {
+                *slot = bytes;
             }
         }
         Ok(limits)

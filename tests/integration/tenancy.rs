@@ -8,6 +8,13 @@ use serde_json::Value;
 
 use crate::harness::{origin_binary, request, wait_for, Origin};
 
+/// The project configs the origin serves edges for the bootstrap key.
+fn project_config(origin: &Origin) -> Value {
+    let body = format!("{{\"publicKeys\":[\"{}\"]}}", origin.bootstrap.public_key);
+    let url = format!("{}/api/0/relays/projectconfigs/?version=3", origin.url);
+    request("POST", &url, &[], body.as_bytes()).unwrap().json()
+}
+
 fn manage(origin: &Origin, args: &[&str]) -> Value {
     let out = Command::new(origin_binary()).arg("--data-dir").arg(origin.data_dir()).args(args).output().unwrap();
     assert!(out.status.success(), "picket-origin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -132,14 +139,7 @@ fn retention_deletes_what_is_older_than_the_project_keeps() {
     let set = request("PUT", &url, &[("authorization", &bearer)], br#"{"eventRetention":1}"#).unwrap();
     assert_eq!((set.status, set.json()["eventRetention"].as_i64()), (200, Some(1)));
     // Edges learn it with the project config, as Relay's `eventRetention`.
-    let configs = request(
-        "POST",
-        &format!("{}/api/0/relays/projectconfigs/?version=3", origin.url),
-        &[],
-        format!("{{\"publicKeys\":[\"{}\"]}}", b.public_key).as_bytes(),
-    )
-    .unwrap()
-    .json();
+    let configs = project_config(&origin);
     assert_eq!(configs["configs"][&b.public_key]["config"]["eventRetention"], 1);
 
     let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
@@ -195,14 +195,7 @@ fn the_cli_manages_quotas_filters_and_key_limits_that_edges_receive() {
         .iter()
         .any(|f| f["id"] == "web-crawlers" && f["active"] == true));
     assert_eq!(origin.project_api("keys/").json()[0]["rateLimit"]["count"], 7);
-    let configs = request(
-        "POST",
-        &format!("{}/api/0/relays/projectconfigs/?version=3", origin.url),
-        &[],
-        format!("{{\"publicKeys\":[\"{}\"]}}", b.public_key).as_bytes(),
-    )
-    .unwrap()
-    .json();
+    let configs = project_config(&origin);
     let config = &configs["configs"][&b.public_key]["config"];
     let reasons: Vec<&str> =
         config["quotas"].as_array().unwrap().iter().filter_map(|q| q["reasonCode"].as_str()).collect();

@@ -3,6 +3,7 @@
 
 mod rows;
 mod sqlite;
+mod state;
 
 use async_trait::async_trait;
 use picket::core::config::ProjectState;

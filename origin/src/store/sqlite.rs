@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use picket::core::config::{ProjectConfig, ProjectState, PublicKeyConfig};
+use picket::core::config::ProjectState;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::*;
@@ -52,77 +52,11 @@ fn quota_column(owner: QuotaOwner) -> (&'static str, i64) {
     }
 }
 
-/// A DSN key's rate limit as a Relay quota of scope `key`.
-fn key_quota(key: &ProjectKey) -> Option<Quota> {
-    let (window, count) = key.rate_limit?;
-    Some(Quota {
-        id: Some(format!("key-rate-limit:{}", key.id)),
-        categories: vec!["error".into(), "security".into()],
-        scope: picket::core::quota::QuotaScope::Key,
-        scope_id: Some(key.id.to_string()),
-        limit: Some(count),
-        window: Some(window),
-        reason_code: Some("key_quota".into()),
-    })
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>> {
         let key = public_key.to_ascii_lowercase();
-        self.with(move |c| {
-            let project: Option<(i64, i64, String, bool, Value, i64, Value)> = c
-                .query_row(
-                    "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains, p.event_retention, \
-                     p.datascrubbing FROM project_keys k JOIN projects p ON p.id = k.project_id WHERE k.public_key = ?1",
-                    params![key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, json_column(r, 4)?, r.get(5)?, json_column(r, 6)?)),
-                )
-                .optional()?;
-            let Some((project_id, organization_id, slug, disabled, domains, retention, scrubbing)) = project else {
-                return Ok(None);
-            };
-            let scrubbing = serde_json::to_value(serde_json::from_value::<ScrubSettings>(scrubbing).unwrap_or_default())
-                .unwrap_or_default();
-            let allowed_domains = serde_json::from_value(domains).unwrap_or_default();
-            let mut stmt = c.prepare(&format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ?1 ORDER BY id"))?;
-            let keys = stmt.query_map(params![project_id], key_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-            let public_keys = keys
-                .iter()
-                .map(|k| PublicKeyConfig { public_key: k.public_key.clone(), numeric_id: Some(k.id as u64), is_enabled: k.is_active })
-                .collect();
-            // Organization quotas, then the project's, then each DSN key's rate limit.
-            let mut quotas: Vec<Quota> = Vec::new();
-            for sql in [
-                "SELECT o.quotas FROM organizations o JOIN projects p ON p.organization_id = o.id WHERE p.id = ?1",
-                "SELECT quotas FROM projects WHERE id = ?1",
-            ] {
-                let list: Value = c.query_row(sql, params![project_id], |r| json_column(r, 0))?;
-                quotas.extend(serde_json::from_value::<Vec<Quota>>(list).unwrap_or_default());
-            }
-            quotas.extend(keys.iter().filter_map(key_quota));
-            let filters: Value = c.query_row("SELECT filters FROM projects WHERE id = ?1", params![project_id], |r| json_column(r, 0))?;
-            let filter_settings = serde_json::from_value(filters).unwrap_or_default();
-            Ok(Some(ProjectState {
-                project_id: project_id as u64,
-                disabled,
-                public_keys,
-                slug: Some(slug),
-                organization_id: Some(organization_id as u64),
-                config: ProjectConfig {
-                    allowed_domains,
-                    quotas,
-                    filter_settings,
-                    other: [
-                        ("eventRetention".to_string(), Value::from(retention)),
-                        ("datascrubbingSettings".to_string(), scrubbing),
-                    ]
-                    .into_iter()
-                    .collect(),
-                },
-            }))
-        })
-        .await
+        self.with(move |c| super::state::project_state(c, &key)).await
     }
 
     async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult> {
