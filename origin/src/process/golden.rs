@@ -59,3 +59,40 @@ fn captures_read_as_sentry_shows_them() {
         }
     }
 }
+
+#[test]
+fn normalization_matches_the_golden_file() {
+    use super::normalize::{normalize, timestamp_ms, Context};
+    let doc: Value = serde_json::from_slice(&data("normalization/cases.json")).unwrap();
+    let default_received = doc["received_ms"].as_i64().unwrap();
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let mut ev: Map<String, Value> = match case["capture"].as_str() {
+            Some(capture) => {
+                let envelope = Envelope::parse(&data(&format!("vectors/{capture}.envelope"))).unwrap();
+                serde_json::from_slice(&envelope.items.iter().find(|i| i.ty() == "event").unwrap().payload).unwrap()
+            }
+            None => case["event"].as_object().unwrap().clone(),
+        };
+        let ctx = Context {
+            received_ms: case["received_ms"].as_i64().unwrap_or(default_received),
+            sent_at_ms: timestamp_ms(case.get("sent_at")),
+            client_ip: case["client_ip"].as_str(),
+            retention_days: 90,
+        };
+        normalize(&mut ev, &ctx);
+        let ev = Value::Object(ev);
+        for (pointer, want) in case["expect"].as_object().into_iter().flatten() {
+            let got = ev.pointer(pointer).unwrap_or(&Value::Null);
+            let same = match (got.as_f64(), want.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() < 0.0005,
+                _ => got == want,
+            };
+            assert!(same, "{name}: {pointer} is {got}, want {want}");
+        }
+        for (pointer, len) in case["expect_len"].as_object().into_iter().flatten() {
+            let got = ev.pointer(pointer).and_then(Value::as_str).map(|s| s.chars().count());
+            assert_eq!(got, len.as_u64().map(|n| n as usize), "{name}: length of {pointer}");
+        }
+    }
+}

@@ -131,6 +131,7 @@ pub fn normalize(ev: &mut Map<String, Value>, ctx: &Context) -> i64 {
         }
         ev.remove("message");
     }
+    format_logentry(ev);
     if let Some(ip) = ctx.client_ip {
         resolve_auto_ip(ev, ip);
     }
@@ -181,6 +182,39 @@ fn trim(ev: &mut Map<String, Value>) {
             }
         }
     }
+}
+
+/// Fills `logentry.formatted` as Relay does: the message with its `%s` params substituted, or
+/// a message without params moved there.
+fn format_logentry(ev: &mut Map<String, Value>) {
+    let Some(logentry) = ev.get_mut("logentry").and_then(Value::as_object_mut) else { return };
+    if logentry.contains_key("formatted") {
+        return;
+    }
+    let Some(message) = logentry.get("message").and_then(Value::as_str).map(str::to_string) else { return };
+    let params: Vec<String> = logentry
+        .get("params")
+        .and_then(Value::as_array)
+        .map(|p| p.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect())
+        .unwrap_or_default();
+    if params.is_empty() {
+        logentry.remove("message");
+        logentry.insert("formatted".into(), Value::String(message));
+        return;
+    }
+    let mut formatted = String::new();
+    let mut rest = message.as_str();
+    let mut next = params.iter();
+    while let Some(at) = rest.find("%s") {
+        formatted.push_str(&rest[..at]);
+        match next.next() {
+            Some(p) => formatted.push_str(p),
+            None => formatted.push_str("%s"),
+        }
+        rest = &rest[at + 2..];
+    }
+    formatted.push_str(rest);
+    logentry.insert("formatted".into(), Value::String(formatted));
 }
 
 /// Replaces `{{auto}}` in `user.ip_address` and `request.env.REMOTE_ADDR` with the client's
