@@ -111,3 +111,4 @@ CREATE TABLE IF NOT EXISTS outcomes (
     reason TEXT NOT NULL,
     quantity INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS outcomes_project_time ON outcomes (project_id, timestamp);
