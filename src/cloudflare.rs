@@ -97,8 +97,8 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
             return respond(refused.reject.response());
         }
     };
-    let mut allowed = Vec::with_capacity(judged.checks.len());
-    for check in &judged.checks {
+    let mut allowed = Vec::with_capacity(judged.checks().len());
+    for check in judged.checks() {
         allowed.push(match ask_counter(&env, check).await {
             Ok(answer) => answer,
             Err(e) => {

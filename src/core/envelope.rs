@@ -42,6 +42,16 @@ impl Item {
         self.headers.get("type").and_then(Value::as_str).unwrap_or("")
     }
 
+    /// Whether this item is an event itself (error, transaction or security report).
+    pub fn is_event_payload(&self) -> bool {
+        matches!(self.ty(), "event" | "transaction" | "security" | "raw_security")
+    }
+
+    /// Whether this item only makes sense with its envelope's event, and is dropped with it.
+    pub fn is_event_dependant(&self) -> bool {
+        matches!(self.ty(), "attachment" | "user_report" | "feedback" | "form_data")
+    }
+
     /// Whether this item belongs to an event and so needs the envelope's event id.
     pub fn requires_event(&self) -> bool {
         REQUIRES_EVENT.contains(&self.ty())

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -109,11 +109,10 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 /// The event's messages as error-message filters see them: the message and `Type: value`.
-fn messages(ev: &Map<String, Value>) -> Vec<String> {
+fn messages(ev: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    let ev = Value::Object(ev.clone());
     for path in [&["logentry", "formatted"][..], &["logentry", "message"], &["message"]] {
-        if let Some(m) = text(&ev, path) {
+        if let Some(m) = text(ev, path) {
             out.push(m.to_string());
         }
     }
@@ -288,32 +287,31 @@ fn ip_blocked(client_ip: Option<&str>, blocked: &[String]) -> bool {
 
 /// The filter that drops this event payload (of item type `item_type`), if any.
 pub fn check(
-    ev: &Map<String, Value>,
+    value: &Value,
     item_type: &str,
     client_ip: Option<&str>,
     settings: &FilterSettings,
 ) -> Option<FilterReason> {
-    let value = Value::Object(ev.clone());
     if ip_blocked(client_ip, &settings.client_ips.blacklisted_ips) {
         return Some(FilterReason::IpAddress);
     }
-    if let Some(release) = text(&value, &["release"]) {
+    if let Some(release) = text(value, &["release"]) {
         if any_glob(&settings.releases.releases, release) {
             return Some(FilterReason::ReleaseVersion);
         }
     }
     if !settings.error_messages.patterns.is_empty()
-        && messages(ev).iter().any(|m| any_glob(&settings.error_messages.patterns, m))
+        && messages(value).iter().any(|m| any_glob(&settings.error_messages.patterns, m))
     {
         return Some(FilterReason::ErrorMessage);
     }
-    if settings.localhost.is_enabled && is_localhost(&value) {
+    if settings.localhost.is_enabled && is_localhost(value) {
         return Some(FilterReason::Localhost);
     }
-    if settings.browser_extensions.is_enabled && from_browser_extension(&value) {
+    if settings.browser_extensions.is_enabled && from_browser_extension(value) {
         return Some(FilterReason::BrowserExtensions);
     }
-    if let Some(ua) = user_agent(&value) {
+    if let Some(ua) = user_agent(value) {
         if settings.web_crawlers.is_enabled && is_crawler(&ua) {
             return Some(FilterReason::WebCrawlers);
         }
@@ -323,7 +321,7 @@ pub fn check(
     }
     let ignore = &settings.ignore_transactions;
     if item_type == "transaction" && ignore.is_enabled {
-        if let Some(name) = text(&value, &["transaction"]) {
+        if let Some(name) = text(value, &["transaction"]) {
             if any_glob(&ignore.patterns, name) {
                 return Some(FilterReason::FilteredTransaction);
             }
@@ -346,14 +344,13 @@ pub fn apply(
         if !matches!(item.ty(), "event" | "transaction") {
             return None;
         }
-        let Ok(Value::Object(ev)) = serde_json::from_slice::<Value>(&item.payload) else { return None };
+        let ev = serde_json::from_slice::<Value>(&item.payload).ok().filter(Value::is_object)?;
         check(&ev, item.ty(), client_ip, settings)
     });
     let Some(reason) = reason else { return Vec::new() };
     let mut outcomes = Vec::new();
     envelope.items.retain(|item| {
-        let belongs =
-            matches!(item.ty(), "event" | "transaction" | "attachment" | "user_report" | "feedback" | "form_data");
+        let belongs = matches!(item.ty(), "event" | "transaction") || item.is_event_dependant();
         match super::quota::item_quantity(item).filter(|_| belongs) {
             Some((category, quantity)) => {
                 outcomes.push(Outcome {
@@ -380,12 +377,8 @@ mod tests {
     const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
     const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
-    fn ev(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
-
-    fn with_ua(ua: &str) -> Map<String, Value> {
-        ev(json!({"request": {"url": "https://shop.example/", "headers": [["User-Agent", ua]]}}))
+    fn with_ua(ua: &str) -> Value {
+        json!({"request": {"url": "https://shop.example/", "headers": [["User-Agent", ua]]}})
     }
 
     fn settings(v: Value) -> FilterSettings {
@@ -402,24 +395,21 @@ mod tests {
     fn localhost() {
         let s = settings(json!({"localhost": {"isEnabled": true}}));
         assert_eq!(
-            check(&ev(json!({"request": {"url": "http://localhost:3000/x"}})), "event", None, &s),
+            check(&json!({"request": {"url": "http://localhost:3000/x"}}), "event", None, &s),
+            Some(FilterReason::Localhost)
+        );
+        assert_eq!(check(&json!({"user": {"ip_address": "::1"}}), "event", None, &s), Some(FilterReason::Localhost));
+        assert_eq!(
+            check(&json!({"request": {"url": "file:///index.html"}}), "event", None, &s),
             Some(FilterReason::Localhost)
         );
         assert_eq!(
-            check(&ev(json!({"user": {"ip_address": "::1"}})), "event", None, &s),
-            Some(FilterReason::Localhost)
-        );
-        assert_eq!(
-            check(&ev(json!({"request": {"url": "file:///index.html"}})), "event", None, &s),
-            Some(FilterReason::Localhost)
-        );
-        assert_eq!(
-            check(&ev(json!({})), "event", Some("127.0.0.1"), &s),
+            check(&json!({}), "event", Some("127.0.0.1"), &s),
             None,
             "regression: the connection is not the event"
         );
         assert_eq!(
-            check(&ev(json!({"request": {"url": "https://shop.example/"}})), "event", Some("203.0.113.1"), &s),
+            check(&json!({"request": {"url": "https://shop.example/"}}), "event", Some("203.0.113.1"), &s),
             None
         );
     }
@@ -444,22 +434,20 @@ mod tests {
             "clientIps": {"blacklistedIps": ["10.0.0.0/8", "203.0.113.9"]},
             "ignoreTransactions": {"isEnabled": true, "patterns": ["*health*"]}
         }));
-        let ext = ev(
-            json!({"exception": {"values": [{"type": "Error", "value": "x", "stacktrace": {"frames": [{"abs_path": "chrome-extension://abc/x.js"}]}}]}}),
-        );
+        let ext = json!({"exception": {"values": [{"type": "Error", "value": "x", "stacktrace": {"frames": [{"abs_path": "chrome-extension://abc/x.js"}]}}]}});
         assert_eq!(check(&ext, "event", None, &s), Some(FilterReason::BrowserExtensions));
-        let msg = ev(json!({"exception": {"values": [{"type": "requests.ConnectionError", "value": "timed out"}]}}));
+        let msg = json!({"exception": {"values": [{"type": "requests.ConnectionError", "value": "timed out"}]}});
         assert_eq!(check(&msg, "event", None, &s), Some(FilterReason::ErrorMessage));
-        let exact = ev(json!({"exception": {"values": [{"type": "TypeError", "value": "can't access dead object"}]}}));
+        let exact = json!({"exception": {"values": [{"type": "TypeError", "value": "can't access dead object"}]}});
         assert_eq!(check(&exact, "event", None, &s), Some(FilterReason::ErrorMessage));
-        assert_eq!(check(&ev(json!({"release": "1.0-beta3"})), "event", None, &s), Some(FilterReason::ReleaseVersion));
-        assert_eq!(check(&ev(json!({"release": "1.0"})), "event", None, &s), None);
-        assert_eq!(check(&ev(json!({})), "event", Some("10.1.2.3"), &s), Some(FilterReason::IpAddress));
-        assert_eq!(check(&ev(json!({})), "event", Some("203.0.113.9"), &s), Some(FilterReason::IpAddress));
+        assert_eq!(check(&json!({"release": "1.0-beta3"}), "event", None, &s), Some(FilterReason::ReleaseVersion));
+        assert_eq!(check(&json!({"release": "1.0"}), "event", None, &s), None);
+        assert_eq!(check(&json!({}), "event", Some("10.1.2.3"), &s), Some(FilterReason::IpAddress));
+        assert_eq!(check(&json!({}), "event", Some("203.0.113.9"), &s), Some(FilterReason::IpAddress));
         assert_eq!(
-            check(&ev(json!({"transaction": "/healthz"})), "transaction", None, &s),
+            check(&json!({"transaction": "/healthz"}), "transaction", None, &s),
             Some(FilterReason::FilteredTransaction)
         );
-        assert_eq!(check(&ev(json!({"transaction": "/healthz"})), "event", None, &s), None);
+        assert_eq!(check(&json!({"transaction": "/healthz"}), "event", None, &s), None);
     }
 }

@@ -187,12 +187,10 @@ fn answer(endpoint: Endpoint, is_get: bool, event_id: Option<EventId>) -> Respon
 pub const RATE_LIMITED_DETAIL: &str = "Sentry dropped data due to a quota or internal rate limit being reached. \
      This will not affect your application. See https://docs.sentry.io/product/accounts/quotas/ for more information.";
 
-/// A request that passed every check but its quotas: ask the counters in `checks`, then
-/// [`Judged::finish`].
+/// A request that passed every check but its quotas: ask the counters in [`Judged::checks`],
+/// then [`Judged::finish`].
 #[derive(Debug)]
 pub struct Judged {
-    /// Counter questions, in order; `finish` takes one answer for each.
-    pub checks: Vec<Check>,
     pub scoping: Scoping,
     plan: Plan,
     route: Route,
@@ -286,24 +284,18 @@ pub fn judge(
     if let Some(ip) = &client_ip {
         headers.push(("x-forwarded-for".to_string(), ip.clone()));
     }
-    Ok(Judged {
-        checks: plan.checks.clone(),
-        scoping,
-        plan,
-        route,
-        is_get,
-        envelope,
-        client_ip,
-        headers,
-        now,
-        filtered,
-    })
+    Ok(Judged { scoping, plan, route, is_get, envelope, client_ip, headers, now, filtered })
 }
 
 impl Judged {
+    /// Counter questions, in order; `finish` takes one answer for each.
+    pub fn checks(&self) -> &[Check] {
+        &self.plan.checks
+    }
+
     /// Applies the counters' answers (`allowed[i]` for `checks[i]`).
     pub fn finish(self, allowed: &[bool]) -> Finished {
-        let Judged { scoping, plan, route, is_get, envelope, client_ip, headers, now, filtered, .. } = self;
+        let Judged { scoping, plan, route, is_get, envelope, client_ip, headers, now, filtered } = self;
         let had_items = !envelope.items.is_empty();
         let mut enforced = limit::enforce(envelope, &plan, allowed);
         enforced.outcomes.splice(0..0, filtered);

@@ -66,7 +66,6 @@ pub fn plan(envelope: &Envelope, quotas: &[Quota], scoping: &Scoping, cached: &C
             if max == 0 {
                 plan.rules.push(Rule { category, limit: limit(now + 60), check: None });
             } else if let Some((shard, window_end)) = quota.counter(scoping, now) {
-                let shard = shard.rsplit_once(':').map_or(shard.clone(), |(s, _)| s.to_string());
                 plan.checks.push(Check { shard, window_end, quantity, limit: max });
                 plan.rules.push(Rule { category, limit: limit(window_end), check: Some(plan.checks.len() - 1) });
             }
@@ -106,11 +105,10 @@ pub fn enforce(mut envelope: Envelope, plan: &Plan, allowed: &[bool]) -> Enforce
             .unwrap_or_else(|| "generic".into())
     };
     // An event that is dropped takes its dependants with it, under the event's reason.
-    let is_event = |ty: &str| matches!(ty, "event" | "transaction" | "security" | "raw_security");
     let event_reason = envelope
         .items
         .iter()
-        .filter(|i| is_event(i.ty()))
+        .filter(|i| i.is_event_payload())
         .filter_map(item_quantity)
         .find(|(c, _)| limited(*c))
         .map(|(c, _)| reason_for(c));
@@ -119,8 +117,7 @@ pub fn enforce(mut envelope: Envelope, plan: &Plan, allowed: &[bool]) -> Enforce
         let Some((category, quantity)) = item_quantity(item) else { return true };
         let reason = if limited(category) {
             reason_for(category)
-        } else if matches!(item.ty(), "attachment" | "user_report" | "feedback" | "form_data") && event_reason.is_some()
-        {
+        } else if item.is_event_dependant() && event_reason.is_some() {
             event_reason.clone().unwrap_or_default()
         } else {
             return true;

@@ -196,13 +196,13 @@ impl Quota {
         category_ok && self.scope_id.as_ref().is_none_or(|id| *id == value)
     }
 
-    /// The counter for the window containing `now`: its name (unique per quota, scope value and
-    /// window) and the second the window ends. `None` when the quota cannot count.
+    /// The counter for the window containing `now`: the shard it lives in (one per quota and
+    /// scope value) and the second the window ends, which tells windows apart within the shard.
+    /// `None` when the quota cannot count.
     pub fn counter(&self, scoping: &Scoping, now: u64) -> Option<(String, u64)> {
         let (id, window) = (self.id.as_ref()?, self.window.filter(|w| *w > 0)?);
-        let slot = now / window;
         let value = scoping.scope_value(self.scope)?;
-        Some((format!("{id}:{}:{value}:{slot}", self.scope.name()), (slot + 1) * window))
+        Some((format!("{id}:{}:{value}", self.scope.name()), (now / window + 1) * window))
     }
 }
 
@@ -319,8 +319,8 @@ mod tests {
     #[test]
     fn counters_are_per_window() {
         let q = quota(QuotaScope::Project, &["error"], None);
-        assert_eq!(q.counter(&scoping(), 119), Some(("q:project:42:1".to_string(), 120)));
-        assert_eq!(q.counter(&scoping(), 120), Some(("q:project:42:2".to_string(), 180)));
+        assert_eq!(q.counter(&scoping(), 119), Some(("q:project:42".to_string(), 120)));
+        assert_eq!(q.counter(&scoping(), 120), Some(("q:project:42".to_string(), 180)));
         let no_id = Quota { id: None, ..q };
         assert_eq!(no_id.counter(&scoping(), 1), None);
     }

@@ -58,7 +58,7 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
             return send(refused.reject.response());
         }
     };
-    let allowed = state.counters.ask(&judged.checks, now.timestamp() as u64);
+    let allowed = state.counters.ask(judged.checks(), now.timestamp() as u64);
     let project_id = judged.scoping.project_id as i64;
     let done = judged.finish(&allowed);
     record(&state, project_id, now.timestamp_millis(), &done.outcomes).await;
@@ -85,11 +85,7 @@ async fn record(state: &AppState, project_id: i64, at_ms: i64, outcomes: &[picke
     if outcomes.is_empty() {
         return;
     }
-    let rows: Vec<_> = outcomes
-        .iter()
-        .map(|o| (o.kind.name().to_string(), o.category.name().to_string(), o.reason.clone(), o.quantity))
-        .collect();
-    if let Err(e) = state.store.record_outcomes(project_id, at_ms, &rows).await {
+    if let Err(e) = state.store.record_outcomes(project_id, at_ms, outcomes).await {
         tracing::error!(error = %e, "could not record outcomes");
     }
 }

@@ -31,14 +31,9 @@ pub async fn outcomes(State(state): State<AppState>, body: Bytes) -> Result<Json
     let outcomes = picket::core::outcome::parse_outcomes_body(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid outcomes: {e}")))?;
     let now = chrono::Utc::now().timestamp_millis();
-    let mut by_project: std::collections::BTreeMap<u64, Vec<(String, String, String, u64)>> = Default::default();
+    let mut by_project: std::collections::BTreeMap<u64, Vec<_>> = Default::default();
     for (project, o) in outcomes {
-        by_project.entry(project).or_default().push((
-            o.kind.name().to_string(),
-            o.category.name().to_string(),
-            o.reason,
-            o.quantity,
-        ));
+        by_project.entry(project).or_default().push(o);
     }
     for (project, rows) in by_project {
         state.store.record_outcomes(project as i64, now, &rows).await?;

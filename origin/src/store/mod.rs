@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub use crate::process::scrub::ScrubSettings;
 pub use picket::core::filter::FilterSettings;
+pub use picket::core::outcome::Outcome;
 pub use picket::core::quota::Quota;
 
 pub use sqlite::SqliteStore;
@@ -292,13 +293,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_quotas(&self, owner: QuotaOwner, quotas: &[Quota]) -> StoreResult<()>;
     /// Sets (or with `None` clears) a DSN key's rate limit.
     async fn set_key_rate_limit(&self, key_id: i64, rate_limit: Option<(u64, u64)>) -> StoreResult<()>;
-    /// Records dropped data (`outcome` by name) for a project.
-    async fn record_outcomes(
-        &self,
-        project_id: i64,
-        timestamp_ms: i64,
-        outcomes: &[(String, String, String, u64)],
-    ) -> StoreResult<()>;
+    /// Records dropped data for a project.
+    async fn record_outcomes(&self, project_id: i64, timestamp_ms: i64, outcomes: &[Outcome]) -> StoreResult<()>;
     /// Sums of dropped quantity per project, outcome, category, reason and interval, for an
     /// organization's projects in `[from_ms, to_ms)`.
     async fn outcome_totals(

@@ -291,20 +291,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_outcomes(
-        &self,
-        project_id: i64,
-        timestamp_ms: i64,
-        outcomes: &[(String, String, String, u64)],
-    ) -> StoreResult<()> {
+    async fn record_outcomes(&self, project_id: i64, timestamp_ms: i64, outcomes: &[Outcome]) -> StoreResult<()> {
         let outcomes = outcomes.to_vec();
         self.with(move |c| {
             let tx = c.transaction()?;
-            for (outcome, category, reason, quantity) in &outcomes {
+            for o in &outcomes {
                 tx.execute(
                     "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![project_id, timestamp_ms, outcome, category, reason, *quantity as i64],
+                    params![project_id, timestamp_ms, o.kind.name(), o.category.name(), o.reason, o.quantity as i64],
                 )?;
             }
             tx.commit()
