@@ -155,15 +155,15 @@ impl Default for CachePolicy {
 pub const BATCH_SIZE: usize = 100;
 
 impl CachePolicy {
+    /// The settings [`CachePolicy::from_settings`] reads.
+    pub const SETTINGS: [&'static str; 3] = ["CONFIG_EXPIRY_SECS", "CONFIG_GRACE_SECS", "CONFIG_MISS_EXPIRY_SECS"];
+
     /// Reads `CONFIG_EXPIRY_SECS`, `CONFIG_GRACE_SECS` and `CONFIG_MISS_EXPIRY_SECS` through
     /// `get`; unset ones keep Relay's defaults (300, 120, 60).
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<CachePolicy, String> {
         let mut policy = CachePolicy::default();
-        for (name, slot) in [
-            ("CONFIG_EXPIRY_SECS", &mut policy.expiry_ms),
-            ("CONFIG_GRACE_SECS", &mut policy.grace_ms),
-            ("CONFIG_MISS_EXPIRY_SECS", &mut policy.miss_expiry_ms),
-        ] {
+        let slots = [&mut policy.expiry_ms, &mut policy.grace_ms, &mut policy.miss_expiry_ms];
+        for (name, slot) in Self::SETTINGS.into_iter().zip(slots) {
             if let Some(secs) = super::limits::setting::<u64>(&get, name, "whole seconds", |_| true)? {
                 *slot = secs * 1000;
             }
@@ -183,10 +183,25 @@ pub enum Lookup {
     Miss,
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    state: Option<Arc<ProjectState>>,
-    fetched_ms: u64,
+/// One cached answer: what the origin said about a key, and when. Serializable so shells
+/// without memory between requests (Spin) can keep it in their key-value store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub state: Option<Arc<ProjectState>>,
+    pub fetched_ms: u64,
+}
+
+impl Entry {
+    /// What this entry is worth at `now_ms` under `policy`.
+    pub fn lookup(&self, policy: &CachePolicy, now_ms: u64) -> Lookup {
+        let age = now_ms.saturating_sub(self.fetched_ms);
+        match &self.state {
+            Some(state) if age < policy.expiry_ms => Lookup::Fresh(Some(state.clone())),
+            Some(state) if age < policy.expiry_ms + policy.grace_ms => Lookup::Stale(state.clone()),
+            None if age < policy.miss_expiry_ms => Lookup::Fresh(None),
+            _ => Lookup::Miss,
+        }
+    }
 }
 
 /// Project states by public key.
@@ -224,16 +239,7 @@ impl ConfigCache {
     }
 
     pub fn lookup(&self, public_key: &str, now_ms: u64) -> Lookup {
-        let Some(entry) = self.entries.get(public_key) else {
-            return Lookup::Miss;
-        };
-        let age = now_ms.saturating_sub(entry.fetched_ms);
-        match &entry.state {
-            Some(state) if age < self.policy.expiry_ms => Lookup::Fresh(Some(state.clone())),
-            Some(state) if age < self.policy.expiry_ms + self.policy.grace_ms => Lookup::Stale(state.clone()),
-            None if age < self.policy.miss_expiry_ms => Lookup::Fresh(None),
-            _ => Lookup::Miss,
-        }
+        self.entries.get(public_key).map_or(Lookup::Miss, |entry| entry.lookup(&self.policy, now_ms))
     }
 
     /// Records an answer, evicting the oldest entry when full.

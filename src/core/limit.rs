@@ -19,6 +19,28 @@ pub struct Check {
     pub limit: u64,
 }
 
+/// What a counter keeps per shard where a store holds one value per key (Spin): the window
+/// it counts and the quantity used in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    pub window_end: u64,
+    pub used: u64,
+}
+
+impl Tally {
+    /// Applies `check` to the stored tally: the tally to store when the quantity fits. A later
+    /// window starts from zero; a check from an earlier window (another instance's clock behind)
+    /// counts against the newer window rather than reopening the old one.
+    pub fn consume(stored: Option<Tally>, check: &Check) -> Option<Tally> {
+        let current = match stored {
+            Some(t) if t.window_end >= check.window_end => t,
+            _ => Tally { window_end: check.window_end, used: 0 },
+        };
+        let used = try_consume(current.used, check.quantity, check.limit)?;
+        Some(Tally { used, ..current })
+    }
+}
+
 /// The counting rule every counter applies: the new total if `quantity` fits under `limit`.
 /// Exactness follows from applying it under one lock per shard.
 pub fn try_consume(used: u64, quantity: u64, limit: u64) -> Option<u64> {
@@ -166,6 +188,17 @@ mod tests {
         assert_eq!(try_consume(9, 1, 10), Some(10));
         assert_eq!(try_consume(10, 1, 10), None);
         assert_eq!(try_consume(u64::MAX, 1, u64::MAX), None);
+    }
+
+    #[test]
+    fn a_tally_restarts_in_a_new_window_and_never_reopens_an_old_one() {
+        let check = |window_end, quantity| Check { shard: "q:project:1".into(), window_end, quantity, limit: 3 };
+        let t = Tally::consume(None, &check(60, 2)).unwrap();
+        assert_eq!(t, Tally { window_end: 60, used: 2 });
+        assert_eq!(Tally::consume(Some(t), &check(60, 2)), None);
+        assert_eq!(Tally::consume(Some(t), &check(120, 3)), Some(Tally { window_end: 120, used: 3 }));
+        let newer = Tally { window_end: 120, used: 3 };
+        assert_eq!(Tally::consume(Some(newer), &check(60, 1)), None);
     }
 
     #[test]

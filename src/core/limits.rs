@@ -50,15 +50,15 @@ pub(crate) fn setting<T: std::str::FromStr + Copy>(
 }
 
 impl Limits {
+    /// The settings [`Limits::from_settings`] reads.
+    pub const SETTINGS: [&'static str; 3] = ["MAX_ENVELOPE_SIZE", "MAX_EVENT_SIZE", "MAX_ATTACHMENT_SIZE"];
+
     /// Reads `MAX_ENVELOPE_SIZE`, `MAX_EVENT_SIZE` and `MAX_ATTACHMENT_SIZE` (bytes) through
     /// `get`; unset ones keep their defaults, malformed or zero ones are an error.
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
         let mut limits = Limits::default();
-        for (name, slot) in [
-            ("MAX_ENVELOPE_SIZE", &mut limits.max_envelope_size),
-            ("MAX_EVENT_SIZE", &mut limits.max_event_size),
-            ("MAX_ATTACHMENT_SIZE", &mut limits.max_attachment_size),
-        ] {
+        let slots = [&mut limits.max_envelope_size, &mut limits.max_event_size, &mut limits.max_attachment_size];
+        for (name, slot) in Self::SETTINGS.into_iter().zip(slots) {
             if let Some(bytes) = setting(&get, name, "a positive number of bytes", |n| n > 0)? {
                 *slot = bytes;
             }
@@ -75,6 +75,15 @@ impl Limits {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Refuses a body without a declared length once `read` bytes of it exceed the same cap,
+    /// so a shell reading a chunked body stops early instead of buffering it all.
+    pub fn admit_read(&self, read: usize) -> Result<(), Reject> {
+        if read > self.max_envelope_size {
+            return Err(Reject::TooLarge { what: Oversized::Body, limit: self.max_envelope_size });
+        }
+        Ok(())
     }
 
     /// The cap for one item of type `ty`; `None` means only the envelope cap applies.

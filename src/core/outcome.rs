@@ -181,6 +181,8 @@ pub enum Reject {
     InvalidJson(String),
     EmptyEnvelope,
     EmptyBody,
+    /// The client stopped sending before the body ended.
+    IncompleteBody(String),
     InvalidEventId,
     UnsupportedMediaType(String),
     InvalidMultipart(String),
@@ -208,6 +210,7 @@ impl Reject {
             | Reject::InvalidJson(_)
             | Reject::EmptyEnvelope
             | Reject::EmptyBody
+            | Reject::IncompleteBody(_)
             | Reject::InvalidEventId
             | Reject::InvalidMultipart(_)
             | Reject::InvalidMinidump
@@ -235,6 +238,7 @@ impl Reject {
             Reject::UnsupportedEncoding(_)
             | Reject::BadEncoding(_)
             | Reject::EmptyBody
+            | Reject::IncompleteBody(_)
             | Reject::InvalidEventId
             | Reject::UnsupportedMediaType(_) => DiscardReason::Payload,
             Reject::InvalidMultipart(_) | Reject::InvalidMinidump | Reject::MissingMinidump => DiscardReason::Minidump,
@@ -267,6 +271,7 @@ impl Reject {
             Reject::InvalidJson(_) => "invalid_json",
             Reject::EmptyEnvelope => "empty_envelope",
             Reject::EmptyBody => "empty_body",
+            Reject::IncompleteBody(_) => "incomplete_body",
             Reject::InvalidEventId => "invalid_event_id",
             Reject::UnsupportedMediaType(_) => "unsupported_media_type",
             Reject::InvalidMultipart(_) => "invalid_multipart",
@@ -330,6 +335,7 @@ impl fmt::Display for Reject {
             Reject::InvalidJson(_) => write!(f, "invalid event payload"),
             Reject::EmptyEnvelope => write!(f, "empty envelope"),
             Reject::EmptyBody => write!(f, "empty request body"),
+            Reject::IncompleteBody(e) => write!(f, "the request body broke off: {e}"),
             Reject::InvalidEventId => write!(f, "invalid event id"),
             Reject::UnsupportedMediaType(m) => write!(f, "unsupported media type: {m}"),
             Reject::InvalidMultipart(_) => write!(f, "invalid multipart data"),

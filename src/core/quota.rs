@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::envelope::Item;
 
 /// What a piece of data is counted as (Relay's categories and numeric values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum DataCategory {
     Default,
     Error,
@@ -207,7 +207,7 @@ impl Quota {
 }
 
 /// One limit as the SDK hears it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     /// Empty means every category.
     pub categories: Vec<DataCategory>,
@@ -264,7 +264,7 @@ pub fn parse_header(value: &str, now: u64) -> Vec<RateLimit> {
 }
 
 /// Limits learned from upstream 429s, per project, applied until they expire.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CachedLimits {
     entries: Vec<(u64, RateLimit)>,
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{root, wait_for, Edge, Origin};
+use crate::harness::{root, wait_for, Edge, Kind, Origin};
 
 fn landed(origin: &Origin, id: &str) -> Value {
     wait_for(&format!("event {id} at the origin"), Duration::from_secs(30), || {
@@ -27,11 +27,12 @@ fn python_send(dsn: &str, compression: &str, marker: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn python_sentry_sdk_with_gzip_and_brotli_lands_at_the_origin() {
+crate::on_both_edges!(python_sentry_sdk_with_gzip_and_brotli_lands_at_the_origin);
+
+fn python_sentry_sdk_with_gzip_and_brotli_lands_at_the_origin(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let dsn = origin.dsn_at(&edge.url);
     for compression in ["gzip", "br"] {
         let sent = python_send(&dsn, compression, compression);
@@ -46,11 +47,12 @@ fn python_sentry_sdk_with_gzip_and_brotli_lands_at_the_origin() {
     }
 }
 
-#[test]
-fn sentry_cli_send_event_lands_at_the_origin_with_its_ip_resolved() {
+crate::on_both_edges!(sentry_cli_send_event_lands_at_the_origin_with_its_ip_resolved);
+
+fn sentry_cli_send_event_lands_at_the_origin_with_its_ip_resolved(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let out = Command::new(root().join("node_modules/.bin/sentry-cli"))
         .args(["send-event", "--no-environ", "-m", "hello from sentry-cli through the edge", "--release", "cli@1.0"])
         .env("SENTRY_DSN", origin.dsn_at(&edge.url))

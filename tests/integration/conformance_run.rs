@@ -1,6 +1,7 @@
-//! Runs the conformance table three ways: against the core natively, against the edge in
-//! workerd (with a recording upstream, so forwarded bytes are seen exactly), and against the
-//! origin's own ingest endpoint (what it stored is what it accepted).
+//! Runs the conformance table four ways: against the core natively, against the edge in
+//! workerd and the shipped Spin component in wasmtime (each with a recording upstream, so
+//! forwarded bytes are seen exactly), and against the origin's own ingest endpoint (what it
+//! stored is what it accepted).
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use picket::core::quota::CachedLimits;
 use picket::core::{judge, prepare, EventId, Headers, Request, Step};
 
 use crate::conformance::{allowed_domains, cases, check, Case, Observed, Vars};
-use crate::harness::{request, wait_for, Edge, Origin, SENTRY_CLI_KEY};
+use crate::harness::{request, wait_for, Edge, Kind, Origin, SENTRY_CLI_KEY};
 use crate::upstream::Upstream;
 use crate::vectors::state;
 
@@ -87,10 +88,11 @@ fn reject(r: picket::core::Reject) -> Observed {
     Observed { status: r.status, headers: r.headers, body: r.body, forwarded: None, forward_headers: None }
 }
 
-#[test]
-fn conformance_edge_in_workerd() {
+crate::on_both_edges!(conformance_edge);
+
+fn conformance_edge(kind: Kind) {
     let upstream = Upstream::start(SENTRY_CLI_KEY, 42, allowed_domains());
-    let edge = Edge::start(&upstream.url);
+    let edge = Edge::start_on(kind, &upstream.url, &[]);
     let vars = Vars { key: SENTRY_CLI_KEY.into(), project: 42 };
     let all = cases(&vars);
     let (mut failures, mut forwarded_cases) = (Vec::new(), 0);
@@ -116,7 +118,7 @@ fn conformance_edge_in_workerd() {
     for r in upstream.received.lock().unwrap().iter() {
         assert_eq!(r.path, "/api/42/envelope/");
     }
-    report(failures, all.len(), "the edge in workerd");
+    report(failures, all.len(), &format!("the edge on {kind:?}"));
 }
 
 #[test]

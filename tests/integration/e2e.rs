@@ -1,5 +1,6 @@
 //! End to end on the real parts: the origin binary on SQLite, the edge in workerd through
-//! `wrangler dev`, the `sentry` crate and `sentry-cli` (npm) as clients.
+//! `wrangler dev` and as the shipped Spin component in wasmtime, the `sentry` crate and
+//! `sentry-cli` (npm) as clients.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{request, root, wait_for, Edge, Origin};
+use crate::harness::{request, root, wait_for, Edge, Kind, Origin};
 
 /// Sends through a `sentry` crate client of its own (not the process-global hub).
 fn sentry_client(dsn: &str) -> (Arc<sentry::Client>, sentry::Hub) {
@@ -56,11 +57,12 @@ fn sentry_cli(origin: &Origin, args: &[&str]) -> String {
     text
 }
 
-#[test]
-fn sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_them() {
+crate::on_both_edges!(sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_them);
+
+fn sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_them(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let (client, hub) = sentry_client(&origin.dsn_at(&edge.url));
     let same = Checkout("card declined".into());
     let mut ids = vec![hub.capture_error(&same), hub.capture_error(&same)];
@@ -112,11 +114,12 @@ fn sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_the
     }
 }
 
-#[test]
-fn a_bad_key_gets_401_json_from_the_edge() {
+crate::on_both_edges!(a_bad_key_gets_401_json_from_the_edge);
+
+fn a_bad_key_gets_401_json_from_the_edge(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n";
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     for auth in ["Sentry sentry_key=ffffffffffffffffffffffffffffffff, sentry_version=7", "Sentry sentry_key=nope"] {
@@ -130,11 +133,12 @@ fn a_bad_key_gets_401_json_from_the_edge() {
     assert!(origin.project_api("events/").json().as_array().unwrap().is_empty());
 }
 
-#[test]
-fn the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward() {
+crate::on_both_edges!(the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward);
+
+fn the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let mut origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let envelope =
@@ -168,11 +172,12 @@ fn the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward() {
     });
 }
 
-#[test]
-fn a_redelivered_event_is_stored_and_counted_once() {
+crate::on_both_edges!(a_redelivered_event_is_stored_and_counted_once);
+
+fn a_redelivered_event_is_stored_and_counted_once(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let id = "44444444444444444444444444444444";
     // Hyphenated in one delivery, plain in the others: still one event.
@@ -203,11 +208,12 @@ fn a_redelivered_event_is_stored_and_counted_once() {
     assert_eq!(issues[0]["count"], "2", "the redelivered event counts once, the marker once");
 }
 
-#[test]
-fn size_limits_come_from_wrangler_vars_and_origin_settings() {
+crate::on_both_edges!(size_limits_come_from_wrangler_vars_and_origin_settings);
+
+fn size_limits_come_from_wrangler_vars_and_origin_settings(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start_with(dir.path(), "127.0.0.1:0", &[("PICKET_MAX_EVENT_SIZE", "2000")]);
-    let edge = Edge::start_with(&origin.url, &[("MAX_EVENT_SIZE", "2000"), ("MAX_ENVELOPE_SIZE", "50000")]);
+    let edge = Edge::start_on(kind, &origin.url, &[("MAX_EVENT_SIZE", "2000"), ("MAX_ENVELOPE_SIZE", "50000")]);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let pid = origin.bootstrap.project_id;
     let event = |size: usize| {

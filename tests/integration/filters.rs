@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{request, wait_for, Edge, Origin};
+use crate::harness::{request, wait_for, Edge, Kind, Origin};
 
 const IE8: &str = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)";
 const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
@@ -18,8 +18,9 @@ fn api(origin: &Origin, method: &str, path: &str, body: Value) -> (u16, Vec<u8>)
     (r.status, r.body)
 }
 
-#[test]
-fn each_inbound_filter_drops_its_event_and_keeps_the_answer() {
+crate::on_both_edges!(each_inbound_filter_drops_its_event_and_keeps_the_answer);
+
+fn each_inbound_filter_drops_its_event_and_keeps_the_answer(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
     let base = format!("/api/0/projects/{}/{}/", origin.bootstrap.organization, origin.bootstrap.project);
@@ -46,7 +47,7 @@ fn each_inbound_filter_drops_its_event_and_keeps_the_answer() {
         .iter()
         .any(|f| f["id"] == "legacy-browsers" && f["active"] == json!(["ie_pre_9"])));
 
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let send = |n: u32, ty: &str, payload: Value, extra: &[(&str, &str)]| {

@@ -1,5 +1,6 @@
-//! Test harness: starts the real origin binary and the real edge in workerd (`wrangler dev`)
-//! on free loopback ports, polls their health endpoints for readiness, and stops them.
+//! Test harness: starts the real origin binary and the real edge — in workerd (`wrangler dev`)
+//! or the shipped Spin component in a wasm runtime (`tools/spin-host`) — on free loopback
+//! ports, polls their health endpoints for readiness, and stops them.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -229,12 +230,47 @@ impl Drop for Origin {
     }
 }
 
-/// The edge in workerd through `wrangler dev --local`, as `scripts/dev` runs it.
+/// Where an edge runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// workerd through `wrangler dev --local`, as `scripts/dev` runs it.
+    Workerd,
+    /// The component `spin.toml` names, served by `tools/spin-host` (wasmtime), as
+    /// `PICKET_EDGE=spin scripts/dev` runs it.
+    Spin,
+}
+
+/// Runs a test body `fn name(kind: Kind)` once per edge platform, as the tests `name::workerd`
+/// and `name::spin`.
+#[macro_export]
+macro_rules! on_both_edges {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn workerd() {
+                super::$name($crate::harness::Kind::Workerd)
+            }
+
+            #[test]
+            fn spin() {
+                super::$name($crate::harness::Kind::Spin)
+            }
+        }
+    };
+}
+
+/// A running edge.
 pub struct Edge {
     child: Child,
     pub url: String,
     pub log: Arc<Mutex<String>>,
-    _state: tempfile::TempDir,
+    _state: Option<tempfile::TempDir>,
+}
+
+pub fn spin_host_binary() -> PathBuf {
+    let bin = root().join("tools/spin-host/target/release/picket-spin-host");
+    assert!(bin.exists(), "{} is missing: run scripts/build-spin (scripts/test does)", bin.display());
+    bin
 }
 
 impl Edge {
@@ -242,8 +278,53 @@ impl Edge {
         Self::start_with(origin_url, &[])
     }
 
-    /// Starts with extra wrangler vars (`NAME`, `value`).
+    /// Starts in workerd with extra wrangler vars (`NAME`, `value`).
     pub fn start_with(origin_url: &str, vars: &[(&str, &str)]) -> Edge {
+        Self::start_on(Kind::Workerd, origin_url, vars)
+    }
+
+    /// Starts on `kind` with extra settings by their wrangler names (Spin variables take the
+    /// lower-case form).
+    pub fn start_on(kind: Kind, origin_url: &str, vars: &[(&str, &str)]) -> Edge {
+        match kind {
+            Kind::Workerd => Self::workerd(origin_url, vars),
+            Kind::Spin => Self::spin(origin_url, vars),
+        }
+    }
+
+    fn spin(origin_url: &str, vars: &[(&str, &str)]) -> Edge {
+        let root = root();
+        let component = root.join("target/wasm32-wasip2/release/picket.wasm");
+        assert!(component.exists(), "{} is missing: run scripts/build-spin", component.display());
+        let mut child = Command::new(spin_host_binary())
+            .current_dir(&root)
+            .args(["--manifest", "spin.toml", "--listen", "127.0.0.1:0", "--var"])
+            .arg(format!("origin_url={origin_url}"))
+            .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{}={v}", k.to_lowercase())]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("start picket-spin-host");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        capture(child.stdout.take().unwrap(), log.clone(), Some(tx));
+        capture(child.stderr.take().unwrap(), log.clone(), None);
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("picket-spin-host did not say where it listens:\n{}", log.lock().unwrap()));
+            if let Some(url) = line.strip_prefix("picket-spin-host listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        let mut edge = Edge { child, url, log, _state: None };
+        edge.wait_live();
+        edge
+    }
+
+    fn workerd(origin_url: &str, vars: &[(&str, &str)]) -> Edge {
         let root = root();
         assert!(root.join("build/index.js").exists(), "build/ is missing: run scripts/build-edge (scripts/test does)");
         let wrangler = root.join("node_modules/.bin/wrangler");
@@ -273,20 +354,27 @@ impl Edge {
         let log = Arc::new(Mutex::new(String::new()));
         capture(child.stdout.take().unwrap(), log.clone(), None);
         capture(child.stderr.take().unwrap(), log.clone(), None);
-        let url = format!("http://127.0.0.1:{port}");
-        let live = format!("{url}/api/relay/healthcheck/live/");
+        let mut edge = Edge { child, url: format!("http://127.0.0.1:{port}"), log, _state: Some(state) };
+        edge.wait_live();
+        edge
+    }
+
+    /// Polls the live health check until it answers 200 (or the process exits).
+    fn wait_live(&mut self) {
+        let live = format!("{}/api/relay/healthcheck/live/", self.url);
         let start = Instant::now();
         loop {
             if request("GET", &live, &[], b"").is_ok_and(|r| r.status == 200) {
-                break;
+                return;
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("wrangler dev exited ({status}):\n{}", log.lock().unwrap());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the edge exited ({status}):\n{}", self.log.lock().unwrap());
             }
-            assert!(start.elapsed() < Duration::from_secs(90), "the edge never became ready:\n{}", log.lock().unwrap());
+            let log = self.log.lock().unwrap();
+            assert!(start.elapsed() < Duration::from_secs(90), "the edge never became ready:\n{log}");
+            drop(log);
             std::thread::sleep(Duration::from_millis(100));
         }
-        Edge { child, url, log, _state: state }
     }
 
     /// Waits until the edge's log contains `needle`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{request, root, wait_for, Edge, Origin};
+use crate::harness::{request, root, wait_for, Edge, Kind, Origin};
 
 fn bearer(origin: &Origin) -> String {
     format!("Bearer {}", origin.bootstrap.token)
@@ -102,8 +102,9 @@ fn ten_errors_a_minute_means_exactly_ten_with_the_python_sdk_and_its_client_repo
     assert_eq!(stored_events(&origin), 10, "never an eleventh: {seen:?}");
 }
 
-#[test]
-fn concurrent_requests_get_exactly_the_limit() {
+crate::on_both_edges!(concurrent_requests_get_exactly_the_limit);
+
+fn concurrent_requests_get_exactly_the_limit(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
     put(
@@ -111,7 +112,7 @@ fn concurrent_requests_get_exactly_the_limit() {
         &project_path(&origin, "quotas/"),
         json!([{ "id": "burst", "categories": ["error"], "scope": "project", "limit": 10, "window": 3600, "reasonCode": "project_quota" }]),
     );
-    let edge = Arc::new(Edge::start(&origin.url));
+    let edge = Arc::new(Edge::start_on(kind, &origin.url, &[]));
     let url = Arc::new(format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id));
     let auth = Arc::new(format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key));
     // Warm the edge's config cache so all requests race on the counter, not the fetch.
@@ -141,8 +142,9 @@ fn concurrent_requests_get_exactly_the_limit() {
     assert_eq!(stored_events(&origin), 10);
 }
 
-#[test]
-fn each_quota_scope_limits_its_own_data() {
+crate::on_both_edges!(each_quota_scope_limits_its_own_data);
+
+fn each_quota_scope_limits_its_own_data(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
     let org = origin.bootstrap.organization.clone();
@@ -163,7 +165,7 @@ fn each_quota_scope_limits_its_own_data() {
         &project_path(&origin, &format!("keys/{key_id}/")),
         json!({ "rateLimit": { "window": 3600, "count": 1 } }),
     );
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let send = |body: &str| request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap();
@@ -195,11 +197,12 @@ fn each_quota_scope_limits_its_own_data() {
     wait_for("the one event", Duration::from_secs(30), || (stored_events(&origin) == 1).then_some(()));
 }
 
-#[test]
-fn limits_learned_from_an_origin_429_are_applied_at_the_edge() {
+crate::on_both_edges!(limits_learned_from_an_origin_429_are_applied_at_the_edge);
+
+fn limits_learned_from_an_origin_429_are_applied_at_the_edge(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::start_on(kind, &origin.url, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let send = |id: usize| request("POST", &url, &[("x-sentry-auth", &auth)], event(id).as_bytes()).unwrap();

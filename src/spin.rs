@@ -1,0 +1,236 @@
+//! The Spin shell: implements [`Platform`] with Spin parts (variables, the `default` key-value
+//! store for project configs, learned limits and quota tallies, outbound HTTP, work spawned
+//! after the response) and hands each request to the shared [`edge`] flow. Spin makes a new
+//! instance per request, so nothing is kept in memory between requests.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde::de::DeserializeOwned;
+use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wasi_kv};
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use spin_sdk::key_value::Store;
+
+use crate::core::config::{CachePolicy, Entry, Lookup, ProjectState};
+use crate::core::limit::{Check, Tally};
+use crate::core::quota::{CachedLimits, RateLimit};
+use crate::core::{self as picket, Reject};
+use crate::edge::{self, Platform, Reply};
+
+/// The key-value store (label) Picket uses; declare it in `spin.toml`.
+const STORE: &str = "default";
+/// Compare-and-swap attempts per quota check before counting is given up (and the data let
+/// through, logged). Each failure means another request counted in between.
+const CAS_ATTEMPTS: usize = 64;
+
+type Answer = (StatusCode, HeaderMap, Full<Bytes>);
+
+#[spin_sdk::http_service]
+async fn handle(req: Request) -> Answer {
+    let spin = Spin::load().await;
+    let (parts, mut body) = req.into_parts();
+    let limits = match edge::admit(&spin, parts.headers.get("content-length").and_then(|v| v.to_str().ok())) {
+        Ok(limits) => limits,
+        Err(response) => return answer(response),
+    };
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => bytes.extend_from_slice(frame.data_ref().map_or(&[][..], |d| d.as_ref())),
+            Err(e) => return answer(Reject::IncompleteBody(format!("{e:?}")).response()),
+        }
+        if let Err(reject) = limits.admit_read(bytes.len()) {
+            return answer(reject.response());
+        }
+    }
+    let headers: picket::Headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    // Spin names the peer in `spin-client-addr` (`ip:port`).
+    let client_ip = parts
+        .headers
+        .get("spin-client-addr")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<std::net::SocketAddr>().ok())
+        .map(|addr| addr.ip().to_string());
+    let request = picket::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &bytes,
+        client_ip: client_ip.as_deref(),
+    };
+    answer(edge::handle(&spin, &limits, &request).await)
+}
+
+/// One request's view of the Spin platform: its variables, read once.
+#[derive(Clone)]
+struct Spin {
+    settings: Rc<HashMap<&'static str, String>>,
+}
+
+impl Spin {
+    /// Reads every setting from Spin variables (lower-case names); undefined ones are unset.
+    async fn load() -> Spin {
+        let mut settings = HashMap::new();
+        for name in edge::settings() {
+            if let Ok(value) = spin_sdk::variables::get(name.to_ascii_lowercase()).await {
+                settings.insert(name, value);
+            }
+        }
+        Spin { settings: Rc::new(settings) }
+    }
+}
+
+/// A JSON value from the store; absent, unreadable and malformed all read as `None`.
+async fn get_json<T: DeserializeOwned>(key: &str) -> Option<T> {
+    let store = Store::open(STORE).await.ok()?;
+    serde_json::from_slice(&store.get(key).await.ok()??).ok()
+}
+
+async fn set_json(key: &str, value: &impl serde::Serialize) -> Result<(), String> {
+    let store = Store::open(STORE).await.map_err(|e| format!("{e:?}"))?;
+    store.set(key, serde_json::to_vec(value).map_err(|e| e.to_string())?).await.map_err(|e| format!("{e:?}"))
+}
+
+impl Platform for Spin {
+    fn setting(&self, name: &str) -> Option<String> {
+        self.settings.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    fn now_ms(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// `wasi:random`, the host's CSPRNG.
+    fn random_id(&self) -> Result<[u8; 16], String> {
+        let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);
+        bytes.try_into().map_err(|b: Vec<u8>| format!("the host gave {} random bytes", b.len()))
+    }
+
+    fn log(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<Reply, String>> {
+        let mut request = Request::<()>::post(url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string());
+        async move {
+            let response = spin_sdk::http::send(request?).await.map_err(|e| format!("{e:?}"))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let body = response.into_body().bytes().await.map_err(|e| format!("{e:?}"))?;
+            Ok((status, headers, body.to_vec()))
+        }
+    }
+
+    /// Read-decide-swap on the shard's tally with `wasi:keyvalue/atomics` compare-and-swap:
+    /// a swap fails if anyone counted in between, and the check is decided again on the new
+    /// value, so counts are exact under any concurrency.
+    fn count(&self, check: &Check) -> impl Future<Output = Result<bool, String>> {
+        let counted = (|| {
+            let bucket = wasi_kv::open(STORE).map_err(|e| format!("{e:?}"))?;
+            let key = format!("quota:{}", check.shard);
+            let mut cas = atomics::Cas::new(&bucket, &key).map_err(|e| format!("{e:?}"))?;
+            for _ in 0..CAS_ATTEMPTS {
+                let stored = cas.current().map_err(|e| format!("{e:?}"))?;
+                let stored: Option<Tally> = stored.and_then(|v| serde_json::from_slice(&v).ok());
+                let Some(tally) = Tally::consume(stored, check) else {
+                    return Ok(false);
+                };
+                let value = serde_json::to_vec(&tally).map_err(|e| e.to_string())?;
+                match atomics::swap(cas, &value) {
+                    Ok(()) => return Ok(true),
+                    Err(atomics::CasError::CasFailed(newer)) => cas = newer,
+                    Err(atomics::CasError::StoreError(e)) => return Err(format!("{e:?}")),
+                }
+            }
+            Err(format!("{CAS_ATTEMPTS} compare-and-swap attempts lost to concurrent requests"))
+        })();
+        std::future::ready(counted)
+    }
+
+    /// The component-model task outlives the response: spawned work runs after it is sent.
+    fn after_response(&self, work: impl Future<Output = ()> + 'static) {
+        spin_sdk::wasip3::spawn(work);
+    }
+
+    fn cached_state(&self, key: &str, policy: &CachePolicy, now_ms: u64) -> impl Future<Output = Lookup> {
+        let (key, policy) = (format!("config:{key}"), *policy);
+        async move { get_json::<Entry>(&key).await.map_or(Lookup::Miss, |entry| entry.lookup(&policy, now_ms)) }
+    }
+
+    /// One key per fetch: an instance sees no other cached keys to refresh along with it.
+    fn keys_to_fetch(&self, key: &str, _policy: &CachePolicy, _now_ms: u64) -> Vec<String> {
+        vec![key.to_string()]
+    }
+
+    /// Keeps known projects only: caching unknown keys would let anyone fill the store.
+    fn remember_states(
+        &self,
+        states: Vec<(String, Option<ProjectState>)>,
+        _policy: &CachePolicy,
+        now_ms: u64,
+    ) -> impl Future<Output = ()> {
+        let platform = self.clone();
+        async move {
+            for (key, state) in states {
+                let Some(state) = state else { continue };
+                let entry = Entry { state: Some(state.into()), fetched_ms: now_ms };
+                if let Err(e) = set_json(&format!("config:{key}"), &entry).await {
+                    platform.log(&format!("picket: caching the config of {key} failed: {e}"));
+                }
+            }
+        }
+    }
+
+    async fn learned_limits(&self, project_id: Option<u64>) -> CachedLimits {
+        match project_id {
+            Some(id) => get_json(&format!("limits:{id}")).await.unwrap_or_default(),
+            None => CachedLimits::default(),
+        }
+    }
+
+    fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()> {
+        let platform = self.clone();
+        async move {
+            let key = format!("limits:{project_id}");
+            let mut cached: CachedLimits = get_json(&key).await.unwrap_or_default();
+            cached.learn(project_id, limits, now);
+            if let Err(e) = set_json(&key, &cached).await {
+                platform.log(&format!("picket: keeping the origin's limits failed: {e}"));
+            }
+        }
+    }
+}
+
+fn answer(r: picket::Response) -> Answer {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &r.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            headers.append(name, value);
+        }
+    }
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, headers, Full::new(Bytes::from(r.body)))
+}
