@@ -1,5 +1,6 @@
-//! `scripts/dev`, as the README runs it: it starts both servers, writes `dev.env` with what
-//! sentry-cli reads, serves a real SDK through the edge, and stops both servers on Ctrl-C.
+//! `scripts/dev`, as the README runs it (with the Workers edge, and with `PICKET_EDGE=spin`):
+//! it starts both servers, writes `dev.env` with what sentry-cli reads, serves a real SDK
+//! through the edge, and stops both servers on Ctrl-C.
 
 use std::collections::HashMap;
 use std::net::TcpStream;
@@ -7,18 +8,20 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{free_port, request, root, wait_for};
+use crate::harness::{free_port, request, root, wait_for, Kind};
 
 fn listening(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
-#[test]
-fn scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt() {
+crate::on_both_edges!(scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt);
+
+fn scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt(kind: Kind) {
     let data = tempfile::tempdir().unwrap();
     let (edge_port, origin_port) = (free_port(), free_port());
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut dev = Command::new(root().join("scripts/dev"))
+        .env("PICKET_EDGE", if kind == Kind::Spin { "spin" } else { "cloudflare" })
         .env("PICKET_EDGE_PORT", edge_port.to_string())
         .env("PICKET_ORIGIN_PORT", origin_port.to_string())
         .env("PICKET_DATA_DIR", data.path())
@@ -43,6 +46,8 @@ fn scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt() {
     assert_eq!(env["SENTRY_URL"], format!("http://127.0.0.1:{origin_port}"));
     let printed = std::fs::read_to_string(log.path()).unwrap();
     assert!(printed.contains(&env["SENTRY_DSN"]), "the DSN is printed:\n{printed}");
+    let which = if kind == Kind::Spin { "the Spin edge" } else { "the Cloudflare edge" };
+    assert!(printed.contains(which), "it says which edge runs:\n{printed}");
 
     // An SDK pointed at the printed DSN reaches the origin through the edge.
     let mut options = sentry::ClientOptions::new();

@@ -10,6 +10,7 @@ mod core_decisions;
 mod dev_script;
 mod e2e;
 mod filters;
+mod forwarding;
 mod harness;
 mod oracle;
 mod quotas;

@@ -2,7 +2,7 @@
 //! the origin would) and records every envelope the edge forwards, so tests can compare the
 //! forwarded bytes exactly. The real origin is what the end-to-end tests use.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use serde_json::{json, Value};
@@ -15,9 +15,13 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
+/// Holds forwarded envelopes unanswered until opened.
+type Gate = Arc<(Mutex<bool>, Condvar)>;
+
 pub struct Upstream {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
+    gate: Gate,
     server: Arc<tiny_http::Server>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -25,6 +29,12 @@ pub struct Upstream {
 impl Upstream {
     /// Serves `key` as a key of project `project_id` with the given `allowedDomains`.
     pub fn start(key: &str, project_id: u64, allowed_domains: Value) -> Upstream {
+        Self::start_gated(key, project_id, allowed_domains, true)
+    }
+
+    /// As [`Upstream::start`]; when `open` is false, each forwarded envelope waits unanswered
+    /// (and unrecorded) until [`Upstream::open`].
+    pub fn start_gated(key: &str, project_id: u64, allowed_domains: Value, open: bool) -> Upstream {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the upstream"));
         let url = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -36,7 +46,8 @@ impl Upstream {
             "organizationId": 1,
             "config": { "allowedDomains": allowed_domains },
         });
-        let (srv, rec, key) = (server.clone(), received.clone(), key.to_string());
+        let gate: Gate = Arc::new((Mutex::new(open), Condvar::new()));
+        let (srv, rec, key, wait) = (server.clone(), received.clone(), key.to_string(), gate.clone());
         let thread = thread::spawn(move || {
             for mut request in srv.incoming_requests() {
                 let mut body = Vec::new();
@@ -52,6 +63,8 @@ impl Upstream {
                     }
                     json!({ "configs": configs, "pending": [] })
                 } else if path.ends_with("/envelope/") {
+                    let (lock, opened) = &*wait;
+                    drop(opened.wait_while(lock.lock().unwrap(), |open| !*open).unwrap());
                     let headers =
                         request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect();
                     rec.lock().unwrap().push(Received { path, headers, body });
@@ -62,7 +75,13 @@ impl Upstream {
                 let _ = request.respond(tiny_http::Response::from_string(answer.to_string()));
             }
         });
-        Upstream { url, received, server, thread: Some(thread) }
+        Upstream { url, received, gate, server, thread: Some(thread) }
+    }
+
+    /// Lets held and later envelopes through.
+    pub fn open(&self) {
+        *self.gate.0.lock().unwrap() = true;
+        self.gate.1.notify_all();
     }
 
     pub fn count(&self) -> usize {
@@ -72,6 +91,7 @@ impl Upstream {
 
 impl Drop for Upstream {
     fn drop(&mut self) {
+        self.open();
         self.server.unblock();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
