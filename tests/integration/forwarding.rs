@@ -18,12 +18,14 @@ fn the_sdk_is_answered_before_the_forward_is(kind: Kind) {
     let auth = format!("Sentry sentry_key={SENTRY_CLI_KEY}, sentry_version=7");
     let id = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
     let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"answered first\"}}\n");
-    let reply = request("POST", &format!("{}/api/42/envelope/", edge.url), &[("x-sentry-auth", &auth)], body.as_bytes())
-        .expect("an answer while the forward is held");
+    let reply =
+        request("POST", &format!("{}/api/42/envelope/", edge.url), &[("x-sentry-auth", &auth)], body.as_bytes())
+            .expect("an answer while the forward is held");
     assert_eq!((reply.status, reply.json()["id"].as_str()), (200, Some(id)));
     assert_eq!(upstream.count(), 0, "the forward cannot have been answered yet");
     upstream.open();
-    let got = wait_for("the held forward", Duration::from_secs(30), || upstream.received.lock().unwrap().first().cloned());
+    let got =
+        wait_for("the held forward", Duration::from_secs(30), || upstream.received.lock().unwrap().first().cloned());
     let envelope = Envelope::parse(&got.body).expect("the forward is an envelope");
     assert_eq!(envelope.headers["event_id"], id);
 }

@@ -6,7 +6,8 @@
 //!
 //! Usage: `picket-spin-host [--manifest spin.toml] [--listen 127.0.0.1:0] [--var name=value]...`
 //! (`SPIN_VARIABLE_<NAME>` in the environment works too). Prints
-//! `picket-spin-host listening on http://ADDR` once ready.
+//! `picket-spin-host listening on http://ADDR` once ready. `--list-imports` prints the
+//! interfaces the component imports instead.
 
 mod manifest;
 mod spin;
@@ -179,13 +180,15 @@ impl WorkerExpiration for Expiry {
 }
 
 struct Args {
+    list_imports: bool,
     manifest: PathBuf,
     listen: String,
     vars: HashMap<String, String>,
 }
 
 fn args() -> Result<Args> {
-    let mut args = Args { manifest: "spin.toml".into(), listen: "127.0.0.1:0".into(), vars: HashMap::new() };
+    let mut args =
+        Args { list_imports: false, manifest: "spin.toml".into(), listen: "127.0.0.1:0".into(), vars: HashMap::new() };
     for (name, value) in std::env::vars() {
         if let Some(var) = name.strip_prefix("SPIN_VARIABLE_") {
             args.vars.insert(var.to_lowercase(), value);
@@ -197,6 +200,7 @@ fn args() -> Result<Args> {
         match flag.as_str() {
             "--manifest" => args.manifest = value()?.into(),
             "--listen" => args.listen = value()?,
+            "--list-imports" => args.list_imports = true,
             "--var" => {
                 let pair = value()?;
                 let (k, v) = pair.split_once('=').with_context(|| format!("--var {pair}: expected name=value"))?;
@@ -226,6 +230,13 @@ async fn main() -> Result<()> {
     let component = Component::from_file(&engine, &app.source).map_err(|e| {
         anyhow::anyhow!("loading {} (build it with `spin build` or scripts/build-spin): {e:?}", app.source.display())
     })?;
+    if args.list_imports {
+        // What a runtime must provide to run this component (checked by the tests).
+        for (name, _) in component.component_type().imports(&engine) {
+            println!("{name}");
+        }
+        return Ok(());
+    }
     let mut linker: Linker<Host> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
