@@ -90,6 +90,31 @@ fn capture(stream: impl Read + Send + 'static, log: Arc<Mutex<String>>, lines: O
     });
 }
 
+/// Spawns `command` in its own process group with its output captured, and waits for the
+/// line `<name> listening on <url>` it prints once bound.
+fn spawn_announced(mut command: Command, name: &str, timeout: Duration) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    capture(child.stdout.take().unwrap(), log.clone(), Some(tx));
+    capture(child.stderr.take().unwrap(), log.clone(), None);
+    let prefix = format!("{name} listening on ");
+    let url = loop {
+        let line = rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("{name} did not say where it listens:\n{}", log.lock().unwrap()));
+        if let Some(url) = line.strip_prefix(&prefix) {
+            break url.trim().to_string();
+        }
+    };
+    (child, url, log)
+}
+
 /// Signals a whole process group (the child and everything it started).
 fn signal_group(child: &Child, signal: &str) {
     let _ = Command::new("kill").args(["-s", signal, "--", &format!("-{}", child.id())]).status();
@@ -155,27 +180,9 @@ impl Origin {
 
     /// Starts with extra environment variables (`PICKET_*` settings).
     pub fn start_with(data_dir: &Path, bind: &str, envs: &[(&str, &str)]) -> Origin {
-        let mut child = Command::new(origin_binary())
-            .args(["serve", "--bind", bind, "--data-dir"])
-            .arg(data_dir)
-            .envs(envs.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .expect("start picket-origin");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        capture(child.stdout.take().unwrap(), log.clone(), Some(tx));
-        capture(child.stderr.take().unwrap(), log.clone(), None);
-        let url = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("picket-origin did not say where it listens:\n{}", log.lock().unwrap()));
-            if let Some(url) = line.strip_prefix("picket-origin listening on ") {
-                break url.trim().to_string();
-            }
-        };
+        let mut command = Command::new(origin_binary());
+        command.args(["serve", "--bind", bind, "--data-dir"]).arg(data_dir).envs(envs.iter().copied());
+        let (child, url, log) = spawn_announced(command, "picket-origin", Duration::from_secs(30));
         let file: Value =
             serde_json::from_slice(&std::fs::read(data_dir.join("bootstrap.json")).expect("bootstrap.json")).unwrap();
         let bootstrap = Bootstrap {
@@ -296,29 +303,14 @@ impl Edge {
         let root = root();
         let component = root.join("target/wasm32-wasip2/release/picket.wasm");
         assert!(component.exists(), "{} is missing: run scripts/build-spin", component.display());
-        let mut child = Command::new(spin_host_binary())
+        let mut command = Command::new(spin_host_binary());
+        command
             .current_dir(&root)
             .args(["--manifest", "spin.toml", "--listen", "127.0.0.1:0", "--var"])
             .arg(format!("origin_url={origin_url}"))
             .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{}={v}", k.to_lowercase())]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .expect("start picket-spin-host");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        capture(child.stdout.take().unwrap(), log.clone(), Some(tx));
-        capture(child.stderr.take().unwrap(), log.clone(), None);
-        let url = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("picket-spin-host did not say where it listens:\n{}", log.lock().unwrap()));
-            if let Some(url) = line.strip_prefix("picket-spin-host listening on ") {
-                break url.trim().to_string();
-            }
-        };
+            .stdin(Stdio::null());
+        let (child, url, log) = spawn_announced(command, "picket-spin-host", Duration::from_secs(60));
         let mut edge = Edge { child, url, log, _state: None };
         edge.wait_live();
         edge
