@@ -117,4 +117,12 @@ mod tests {
         assert_eq!(l.admit(Some("20971521")).unwrap_err().status(), 413);
         assert!(l.admit(None).is_ok());
     }
+
+    #[test]
+    fn a_body_without_a_length_is_cut_off_at_the_same_limit() {
+        let l = Limits { max_envelope_size: 100, ..Limits::default() };
+        assert!(l.admit_read(100).is_ok());
+        let refused = l.admit_read(101).unwrap_err();
+        assert_eq!((refused.status(), refused.code()), (413, "too_large"));
+    }
 }

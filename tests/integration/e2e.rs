@@ -253,3 +253,37 @@ fn a_full_processing_queue_answers_503_with_retry_after() {
     // Nothing was accepted, so nothing may appear.
     assert!(origin.project_api("events/").json().as_array().unwrap().is_empty());
 }
+
+crate::on_both_edges!(a_chunked_body_over_the_limit_gets_413);
+
+/// A body without a `Content-Length` is held to the envelope limit too (the Spin shell stops
+/// reading at it; the Workers runtime buffers it and the core's decoder caps it).
+fn a_chunked_body_over_the_limit_gets_413(kind: Kind) {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let edge = Edge::start_on(kind, &origin.url, &[("MAX_ENVELOPE_SIZE", "50000")]);
+    let addr = edge.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /api/{}/envelope/ HTTP/1.1\r\nhost: {addr}\r\nx-sentry-auth: Sentry sentry_key={}, sentry_version=7\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        origin.bootstrap.project_id, origin.bootstrap.public_key
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b' '; 10_000];
+    for _ in 0..6 {
+        // The edge may answer and close once it has seen enough: later writes may fail.
+        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+            || stream.write_all(&chunk).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("exceeds the limit of 50000 bytes"), "{answer}");
+}
