@@ -11,12 +11,35 @@ use crate::core::limit::Check;
 use crate::core::limits::Limits;
 use crate::core::outcome::{outcomes_body, Outcome};
 use crate::core::quota::{self, CachedLimits, RateLimit, Scoping};
+use crate::core::sign::Identity;
 use crate::core::{self as picket, Reject, Request, Response, Step};
 
-/// Every setting the edge reads, by its upper-case name (wrangler vars; Spin variables take
-/// the lower-case form).
+/// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
+/// variables take the lower-case form).
 pub fn settings() -> impl Iterator<Item = &'static str> {
-    std::iter::once("ORIGIN_URL").chain(Limits::SETTINGS).chain(CachePolicy::SETTINGS)
+    std::iter::once("ORIGIN_URL").chain(Identity::SETTINGS).chain(Limits::SETTINGS).chain(CachePolicy::SETTINGS)
+}
+
+/// Where the edge sends, and who it says it is: every request to the origin is signed.
+struct Upstream {
+    origin: String,
+    identity: Identity,
+}
+
+impl Upstream {
+    /// POSTs `body` to `path` at the origin, signed.
+    async fn post<P: Platform>(
+        &self,
+        p: &P,
+        path: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let mut headers = headers.to_vec();
+        let nonce = p.random_id().map(|id| u64::from_le_bytes(id[..8].try_into().expect("8 of 16 bytes")))?;
+        headers.extend(self.identity.headers(&body, p.now_ms(), nonce));
+        p.post(&format!("{}{path}", self.origin), &headers, body).await
+    }
 }
 
 /// An upstream answer: status, headers, body.
@@ -84,7 +107,8 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
         Reject::Misconfigured(e).response()
     };
     let origin = p.setting("ORIGIN_URL").ok_or_else(|| misconfigured("ORIGIN_URL is not set".into()))?;
-    let origin = origin.trim_end_matches('/').to_string();
+    let identity = Identity::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
+    let origin = Arc::new(Upstream { origin: origin.trim_end_matches('/').to_string(), identity });
     let policy = CachePolicy::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
     let id = p.random_id().map_err(|e| misconfigured(format!("no randomness: {e}")))?;
     let prepared = match picket::prepare(request, limits, picket::EventId::from_bytes(id)) {
@@ -143,15 +167,15 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
 /// request) and caches the answers.
 async fn fetch_state<P: Platform>(
     p: &P,
-    origin: &str,
+    origin: &Upstream,
     key: &str,
     policy: &CachePolicy,
 ) -> Result<Option<Arc<ProjectState>>, String> {
-    let url = format!("{origin}/api/0/relays/projectconfigs/?version=3");
+    let path = "/api/0/relays/projectconfigs/?version=3";
     let keys = p.keys_to_fetch(key, policy, p.now_ms());
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let headers = [("content-type".to_string(), "application/json".to_string())];
-    let (status, _, body) = p.post(&url, &headers, config::request_body(&keys)).await?;
+    let (status, _, body) = origin.post(p, path, &headers, config::request_body(&keys)).await?;
     if !(200..300).contains(&status) {
         return Err(format!("origin answered {status}"));
     }
@@ -163,11 +187,11 @@ async fn fetch_state<P: Platform>(
 }
 
 /// Reports dropped data to the origin's outcomes endpoint.
-async fn send_outcomes<P: Platform>(p: P, origin: String, outcomes: Vec<Outcome>, scoping: Scoping) {
+async fn send_outcomes<P: Platform>(p: P, origin: Arc<Upstream>, outcomes: Vec<Outcome>, scoping: Scoping) {
     let timestamp = iso8601(p.now_ms());
     let body = serde_json::to_vec(&outcomes_body(&outcomes, &scoping, &timestamp)).unwrap_or_default();
     let headers = [("content-type".to_string(), "application/json".to_string())];
-    match p.post(&format!("{origin}/api/0/relays/outcomes/"), &headers, body).await {
+    match origin.post(&p, "/api/0/relays/outcomes/", &headers, body).await {
         Ok((status, _, _)) if (200..300).contains(&status) => {}
         other => p.log(&format!(
             "picket: {} outcomes not delivered to the origin ({:?})",
@@ -178,10 +202,9 @@ async fn send_outcomes<P: Platform>(p: P, origin: String, outcomes: Vec<Outcome>
 }
 
 /// Sends an accepted envelope to the origin; learns the origin's rate limits from a 429.
-async fn forward<P: Platform>(p: P, origin: String, fwd: Forward) {
+async fn forward<P: Platform>(p: P, origin: Arc<Upstream>, fwd: Forward) {
     let id = fwd.event_id.map(|id| id.simple()).unwrap_or_default();
-    let url = format!("{origin}{}", fwd.path());
-    let answer = p.post(&url, &fwd.headers, fwd.body).await.ok();
+    let answer = origin.post(&p, &fwd.path(), &fwd.headers, fwd.body).await.ok();
     let status = answer.as_ref().map(|(status, _, _)| *status);
     if let Some((429, headers, _)) = &answer {
         // The origin is limiting this project: remember it and refuse here until it ends.
@@ -255,7 +278,11 @@ mod tests {
         fn new() -> Fake {
             let world = World { forward_answer: (200, Vec::new()), quotas: json!([]), ..World::default() };
             let fake = Fake(Rc::new(RefCell::new(world)));
-            fake.0.borrow_mut().settings.insert("ORIGIN_URL", "http://origin".into());
+            let mut world = fake.0.borrow_mut();
+            world.settings.insert("ORIGIN_URL", "http://origin".into());
+            world.settings.insert("RELAY_ID", "8a2c6f4e-7d1b-4c3a-9e5f-0b1d2c3e4f5a".into());
+            world.settings.insert("RELAY_SECRET_KEY", crate::core::sign::SecretKey::from_seed([9; 32]).to_string());
+            drop(world);
             fake
         }
 
@@ -305,7 +332,13 @@ mod tests {
             self.0.borrow_mut().logs.push(line.to_string());
         }
 
-        async fn post(&self, url: &str, _headers: &[(String, String)], _body: Vec<u8>) -> Result<Reply, String> {
+        async fn post(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<Reply, String> {
+            // Every request to the origin carries the edge's id and a signature of its body.
+            let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            let public = crate::core::sign::SecretKey::from_seed([9; 32]).public();
+            assert_eq!(find("x-sentry-relay-id"), Some("8a2c6f4e-7d1b-4c3a-9e5f-0b1d2c3e4f5a"));
+            let signature = find("x-sentry-relay-signature").expect("signed");
+            assert_eq!(public.verify(&body, signature, self.now_ms(), 300), Ok(self.now_ms()), "{url}");
             let mut world = self.0.borrow_mut();
             world.posts.push(url.to_string());
             if world.origin_down {
@@ -429,6 +462,6 @@ mod tests {
         for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "CONFIG_GRACE_SECS"] {
             assert!(listed.contains(&name), "{name}");
         }
-        assert_eq!(listed.len(), 7);
+        assert_eq!(listed.len(), 9);
     }
 }

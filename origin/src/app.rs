@@ -1,4 +1,4 @@
-//! The router: ingest (through the shared core), the relay config API, and the web API.
+//! The router: ingest (through the shared core), the relay API for signed edges, and the web API.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use axum::Router;
 use picket::core::limits::Limits;
 
 use crate::counters::Counters;
+use crate::http::signed::Replays;
 use crate::http::{api, filters, ingest, quotas, relay, stats};
 use crate::store::Store;
 use crate::worker::Queue;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub dsn_url: Option<String>,
     /// Quota counters for direct traffic.
     pub counters: Arc<Counters>,
+    /// Edge signatures already used.
+    pub replays: Arc<Replays>,
 }
 
 /// Builds the origin's router over `state`.

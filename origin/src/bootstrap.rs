@@ -1,12 +1,13 @@
-//! First start: an empty store gets an organization, a project with a DSN key and an API
-//! token, written once to `bootstrap.json` in the data directory (mode 0600) for the operator.
+//! First start: an empty store gets an organization, a project with a DSN key, an API token
+//! and a trusted edge identity (`dev`), written once to `bootstrap.json` in the data directory
+//! (mode 0600) for the operator and `scripts/dev`.
 
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::ids;
-use crate::store::{Bootstrap, Store};
+use crate::store::{Bootstrap, Store, TrustedEdge};
 
 /// The file `scripts/dev` reads to write `dev.env`.
 pub const FILE: &str = "bootstrap.json";
@@ -20,12 +21,17 @@ pub async fn ensure(
 ) -> anyhow::Result<Option<Bootstrap>> {
     let created = store.bootstrap(organization, project, &ids::public_key(), &ids::api_token()).await?;
     if let Some(b) = &created {
+        let (relay_id, key) = ids::edge_identity();
+        let edge = TrustedEdge { relay_id, public_key: key.public().to_string(), name: "dev".into() };
+        store.trust_edge(&edge).await?;
         let body = json!({
             "organization": b.organization,
             "project": b.project,
             "project_id": b.project_id,
             "public_key": b.public_key,
             "token": b.token,
+            "edge_relay_id": edge.relay_id,
+            "edge_secret_key": key.to_string(),
         });
         write_private(&data_dir.join(FILE), serde_json::to_string_pretty(&body)?.as_bytes())?;
     }

@@ -12,6 +12,12 @@ pub enum ApiError {
     /// Absent, or not visible to this token's organization.
     NotFound,
     BadRequest(String),
+    /// An edge-only endpoint without a relay signature.
+    Unsigned,
+    /// A relay signature that is malformed, wrong, stale or replayed.
+    BadSignature(String),
+    /// Signed by a Relay id the origin does not trust.
+    UntrustedRelay,
     /// Storage failed; the client may retry.
     Unavailable(anyhow::Error),
 }
@@ -28,6 +34,11 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token".to_string()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "The requested resource does not exist".to_string()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            ApiError::Unsigned => {
+                (StatusCode::UNAUTHORIZED, "this endpoint takes requests signed by a trusted edge".to_string())
+            }
+            ApiError::BadSignature(why) => (StatusCode::UNAUTHORIZED, why),
+            ApiError::UntrustedRelay => (StatusCode::FORBIDDEN, "the relay is not trusted".to_string()),
             ApiError::Unavailable(e) => {
                 tracing::error!(error = %e, "storage error");
                 (StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable, try again".to_string())

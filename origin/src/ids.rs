@@ -1,4 +1,5 @@
-//! Fresh identifiers from the operating system's CSPRNG: event ids, DSN keys, API tokens.
+//! Fresh identifiers from the operating system's CSPRNG: event ids, DSN keys, API tokens, and
+//! edge identities (a Relay id and an ed25519 key).
 
 use picket::core::EventId;
 
@@ -24,4 +25,15 @@ pub fn public_key() -> String {
 /// `sentry-cli` recognizes.
 pub fn api_token() -> String {
     format!("sntryu_{}", random_hex(32))
+}
+
+/// A new edge identity: a Relay id (a random UUID) and its secret key.
+pub fn edge_identity() -> (String, picket::core::sign::SecretKey) {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).expect("the OS random source is available");
+    id[6] = (id[6] & 0x0f) | 0x40; // version 4
+    id[8] = (id[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the OS random source is available");
+    (EventId::from_bytes(id).hyphenated(), picket::core::sign::SecretKey::from_seed(seed))
 }

@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Manage the edges whose signed requests the origin accepts.
+    Edge {
+        #[command(subcommand)]
+        action: EdgeAction,
+    },
     /// Process one event (JSON on stdin) as ingest would, and print the stored event with its
     /// title, culprit and grouping. Nothing is stored.
     ProcessEvent {
@@ -165,6 +170,24 @@ enum TokenAction {
     Create { org: String },
 }
 
+#[derive(Subcommand)]
+enum EdgeAction {
+    /// Make a new edge identity (Relay id + ed25519 key pair) and trust it; prints the secret once.
+    Create {
+        #[arg(long, default_value = "edge")]
+        name: String,
+    },
+    /// Trust an edge whose key pair was made elsewhere.
+    Trust {
+        relay_id: String,
+        public_key: String,
+        #[arg(long, default_value = "edge")]
+        name: String,
+    },
+    /// List the trusted edges.
+    List,
+}
+
 fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
     std::fs::create_dir_all(data_dir)?;
     SqliteStore::open(&data_dir.join("picket.db"))
@@ -193,6 +216,11 @@ async fn main() -> anyhow::Result<()> {
             manage::create_key(&store, &org, &project, &label).await?
         }
         Command::Token { action: TokenAction::Create { org } } => manage::create_token(&store, &org).await?,
+        Command::Edge { action: EdgeAction::Create { name } } => manage::create_edge(&store, &name).await?,
+        Command::Edge { action: EdgeAction::Trust { relay_id, public_key, name } } => {
+            manage::trust_edge(&store, &relay_id, &public_key, &name).await?
+        }
+        Command::Edge { action: EdgeAction::List } => manage::list_edges(&store).await?,
         Command::Key { action: KeyAction::RateLimit { org, project, public_key, window, count } } => {
             manage::set_key_rate_limit(&store, &org, &project, &public_key, count.map(|c| (window, c))).await?
         }
@@ -240,7 +268,7 @@ async fn serve(
     let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
     let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
     let sweeper = tokio::spawn(worker::retention(store.clone()));
-    let state = AppState { store, limits, queue, dsn_url, counters: Default::default() };
+    let state = AppState { store, limits, queue, dsn_url, counters: Default::default(), replays: Default::default() };
     let listener = TcpListener::bind(bind).await?;
     // Tests and scripts read this line to learn the port.
     println!("picket-origin listening on http://{}", listener.local_addr()?);

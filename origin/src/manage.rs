@@ -1,11 +1,12 @@
-//! Management commands behind the `picket-origin` CLI: organizations, projects, DSN keys and
-//! API tokens. Each prints one JSON object; tokens are shown once and stored only as digests.
+//! Management commands behind the `picket-origin` CLI: organizations, projects, DSN keys, API
+//! tokens and trusted edges. Each prints one JSON object; tokens and edge secret keys are shown
+//! once and never stored.
 
 use serde_json::{json, Value};
 
 use crate::http::auth::token_digest;
 use crate::ids;
-use crate::store::{Organization, Project, Store};
+use crate::store::{Organization, Project, Store, TrustedEdge};
 
 async fn organization(store: &dyn Store, slug: &str) -> anyhow::Result<Organization> {
     store.organization(slug).await?.ok_or_else(|| anyhow::anyhow!("no organization {slug:?}"))
@@ -125,4 +126,30 @@ pub async fn set_allowed_domains(
     let (_, project) = project(store, org, slug).await?;
     store.set_allowed_domains(project.id, domains).await?;
     Ok(json!({ "project": project.slug, "allowedDomains": domains }))
+}
+
+/// A new edge identity, trusted from now on. The secret key is printed here only: give it to
+/// the edge (`wrangler secret put RELAY_SECRET_KEY`, or the Spin variable `relay_secret_key`).
+pub async fn create_edge(store: &dyn Store, name: &str) -> anyhow::Result<Value> {
+    let (relay_id, key) = ids::edge_identity();
+    let edge = TrustedEdge { relay_id, public_key: key.public().to_string(), name: name.to_string() };
+    store.trust_edge(&edge).await?;
+    Ok(
+        json!({ "name": edge.name, "relay_id": edge.relay_id, "public_key": edge.public_key, "secret_key": key.to_string() }),
+    )
+}
+
+/// Trusts an edge whose key was made elsewhere (for instance a Relay's `credentials.json`).
+pub async fn trust_edge(store: &dyn Store, relay_id: &str, public_key: &str, name: &str) -> anyhow::Result<Value> {
+    let key: picket::core::sign::PublicKey = public_key.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let edge = TrustedEdge { relay_id: relay_id.to_string(), public_key: key.to_string(), name: name.to_string() };
+    store.trust_edge(&edge).await?;
+    Ok(json!({ "name": edge.name, "relay_id": edge.relay_id, "public_key": edge.public_key }))
+}
+
+pub async fn list_edges(store: &dyn Store) -> anyhow::Result<Value> {
+    let edges = store.trusted_edges().await?;
+    let edges: Vec<Value> =
+        edges.iter().map(|e| json!({ "name": e.name, "relay_id": e.relay_id, "public_key": e.public_key })).collect();
+    Ok(json!({ "edges": edges }))
 }

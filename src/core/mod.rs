@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod quota;
 pub mod route;
 pub mod security;
+pub mod sign;
 pub mod store;
 
 pub use http::{Headers, Request, Response};

@@ -78,7 +78,7 @@ fn bench_edge(kind: Kind) {
     let (total, threads) = (setting("BENCH_REQUESTS", 2000), setting("BENCH_CONNECTIONS", 16));
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     blast(&url, &auth, 50, 4, 0); // warm the isolate and its config cache
@@ -92,7 +92,7 @@ fn bench_edge(kind: Kind) {
     request("PUT", &path, &[("authorization", &bearer)], quota.to_string().as_bytes()).unwrap();
     // A fresh edge fetches the config with the quota.
     drop(edge);
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     blast(&url, &auth, 50, 4, 2_000_000);
     let (quota_secs, quota_ok) = blast(&url, &auth, total, threads, 3_000_000);

@@ -32,7 +32,7 @@ crate::on_both_edges!(python_sentry_sdk_with_gzip_and_brotli_lands_at_the_origin
 fn python_sentry_sdk_with_gzip_and_brotli_lands_at_the_origin(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let dsn = origin.dsn_at(&edge.url);
     for compression in ["gzip", "br"] {
         let sent = python_send(&dsn, compression, compression);
@@ -52,7 +52,7 @@ crate::on_both_edges!(sentry_cli_send_event_lands_at_the_origin_with_its_ip_reso
 fn sentry_cli_send_event_lands_at_the_origin_with_its_ip_resolved(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let out = Command::new(root().join("node_modules/.bin/sentry-cli"))
         .args(["send-event", "--no-environ", "-m", "hello from sentry-cli through the edge", "--release", "cli@1.0"])
         .env("SENTRY_DSN", origin.dsn_at(&edge.url))

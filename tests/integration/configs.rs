@@ -12,8 +12,8 @@ crate::on_both_edges!(the_edge_serves_cached_configs_until_they_expire);
 fn the_edge_serves_cached_configs_until_they_expire(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let cached = Edge::start_on(kind, &origin.url, &[]);
-    let quick = Edge::start_on(kind, &origin.url, &[("CONFIG_EXPIRY_SECS", "1"), ("CONFIG_GRACE_SECS", "0")]);
+    let cached = Edge::for_origin(kind, &origin, &[]);
+    let quick = Edge::for_origin(kind, &origin, &[("CONFIG_EXPIRY_SECS", "1"), ("CONFIG_GRACE_SECS", "0")]);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let send = |edge: &Edge, n: u32| {
         let body = format!("{{\"event_id\":\"{n:032x}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\"}}\n");

@@ -62,7 +62,7 @@ crate::on_both_edges!(sentry_sdk_events_through_the_edge_group_into_issues_and_s
 fn sentry_sdk_events_through_the_edge_group_into_issues_and_sentry_cli_lists_them(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let (client, hub) = sentry_client(&origin.dsn_at(&edge.url));
     let same = Checkout("card declined".into());
     let mut ids = vec![hub.capture_error(&same), hub.capture_error(&same)];
@@ -119,7 +119,7 @@ crate::on_both_edges!(a_bad_key_gets_401_json_from_the_edge);
 fn a_bad_key_gets_401_json_from_the_edge(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n";
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     for auth in ["Sentry sentry_key=ffffffffffffffffffffffffffffffff, sentry_version=7", "Sentry sentry_key=nope"] {
@@ -138,7 +138,7 @@ crate::on_both_edges!(the_edge_answers_while_the_origin_is_stopped_and_logs_the_
 fn the_edge_answers_while_the_origin_is_stopped_and_logs_the_failed_forward(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let mut origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let envelope =
@@ -177,7 +177,7 @@ crate::on_both_edges!(a_redelivered_event_is_stored_and_counted_once);
 fn a_redelivered_event_is_stored_and_counted_once(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let id = "44444444444444444444444444444444";
     // Hyphenated in one delivery, plain in the others: still one event.
@@ -213,7 +213,7 @@ crate::on_both_edges!(size_limits_come_from_wrangler_vars_and_origin_settings);
 fn size_limits_come_from_wrangler_vars_and_origin_settings(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start_with(dir.path(), "127.0.0.1:0", &[("PICKET_MAX_EVENT_SIZE", "2000")]);
-    let edge = Edge::start_on(kind, &origin.url, &[("MAX_EVENT_SIZE", "2000"), ("MAX_ENVELOPE_SIZE", "50000")]);
+    let edge = Edge::for_origin(kind, &origin, &[("MAX_EVENT_SIZE", "2000"), ("MAX_ENVELOPE_SIZE", "50000")]);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let pid = origin.bootstrap.project_id;
     let event = |size: usize| {
@@ -262,7 +262,7 @@ fn a_chunked_body_over_the_limit_gets_413(kind: Kind) {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[("MAX_ENVELOPE_SIZE", "50000")]);
+    let edge = Edge::for_origin(kind, &origin, &[("MAX_ENVELOPE_SIZE", "50000")]);
     let addr = edge.url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

@@ -14,6 +14,10 @@ use serde_json::Value;
 
 pub const SENTRY_CLI_KEY: &str = "0123456789abcdef0123456789abcdef";
 
+/// An edge identity for upstreams that do not check signatures (the recording upstream).
+pub const TEST_RELAY_ID: &str = "00000000-0000-4000-8000-000000000001";
+pub const TEST_RELAY_SECRET_KEY: &str = "LvLecKqQy3KLIlzHnmKtfHEppl8EawBxPouM_UG5kOU";
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -145,7 +149,13 @@ pub struct Bootstrap {
     pub project_id: u64,
     pub public_key: String,
     pub token: String,
+    /// The edge identity the origin trusts from first start.
+    pub edge_relay_id: String,
+    pub edge_secret_key: String,
 }
+
+/// Tells this process's relay requests apart within one millisecond.
+static NONCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The real `picket-origin` binary on a free port with its own SQLite data dir.
 pub struct Origin {
@@ -191,6 +201,8 @@ impl Origin {
             project_id: file["project_id"].as_u64().unwrap(),
             public_key: file["public_key"].as_str().unwrap().into(),
             token: file["token"].as_str().unwrap().into(),
+            edge_relay_id: file["edge_relay_id"].as_str().unwrap().into(),
+            edge_secret_key: file["edge_secret_key"].as_str().unwrap().into(),
         };
         let ready = format!("{url}/api/relay/healthcheck/ready/");
         wait_for("the origin's health check", Duration::from_secs(30), || {
@@ -216,6 +228,19 @@ impl Origin {
     pub fn api(&self, path: &str) -> Reply {
         let auth = format!("Bearer {}", self.bootstrap.token);
         request("GET", &format!("{}{path}", self.url), &[("authorization", &auth)], b"").expect("origin answers")
+    }
+
+    /// POSTs to the relay API as the edge identity the origin trusts from first start, signed
+    /// now with a fresh nonce.
+    pub fn relay_post(&self, path: &str, body: &[u8]) -> Reply {
+        let key: picket::core::sign::SecretKey = self.bootstrap.edge_secret_key.parse().unwrap();
+        let identity = picket::core::sign::Identity { relay_id: self.bootstrap.edge_relay_id.clone(), key };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let nonce =
+            now ^ u64::from(std::process::id()) << 40 ^ NONCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let [(id_name, id), (sig_name, sig)] = identity.headers(body, now, nonce);
+        let headers = [(id_name.as_str(), id.as_str()), (sig_name.as_str(), sig.as_str())];
+        request("POST", &format!("{}{path}", self.url), &headers, body).expect("origin answers")
     }
 
     /// `/api/0/projects/{org}/{project}/{what}/` of the bootstrap project.
@@ -281,21 +306,25 @@ pub fn spin_host_binary() -> PathBuf {
 }
 
 impl Edge {
-    pub fn start(origin_url: &str) -> Edge {
-        Self::start_with(origin_url, &[])
+    /// Starts on `kind` in front of `origin`, as the edge identity it trusts from first start,
+    /// with extra settings by their wrangler names (Spin variables take the lower-case form).
+    pub fn for_origin(kind: Kind, origin: &Origin, vars: &[(&str, &str)]) -> Edge {
+        let b = &origin.bootstrap;
+        let mut all = vec![("RELAY_ID", b.edge_relay_id.as_str()), ("RELAY_SECRET_KEY", b.edge_secret_key.as_str())];
+        all.extend_from_slice(vars);
+        Self::start_on(kind, &origin.url, &all)
     }
 
-    /// Starts in workerd with extra wrangler vars (`NAME`, `value`).
-    pub fn start_with(origin_url: &str, vars: &[(&str, &str)]) -> Edge {
-        Self::start_on(Kind::Workerd, origin_url, vars)
-    }
-
-    /// Starts on `kind` with extra settings by their wrangler names (Spin variables take the
-    /// lower-case form).
+    /// Starts on `kind` in front of `origin_url`; without `RELAY_ID` among `vars` it signs as a
+    /// test identity (for upstreams that do not check).
     pub fn start_on(kind: Kind, origin_url: &str, vars: &[(&str, &str)]) -> Edge {
+        let mut all = vars.to_vec();
+        if !vars.iter().any(|(k, _)| *k == "RELAY_ID") {
+            all.extend([("RELAY_ID", TEST_RELAY_ID), ("RELAY_SECRET_KEY", TEST_RELAY_SECRET_KEY)]);
+        }
         match kind {
-            Kind::Workerd => Self::workerd(origin_url, vars),
-            Kind::Spin => Self::spin(origin_url, vars),
+            Kind::Workerd => Self::workerd(origin_url, &all),
+            Kind::Spin => Self::spin(origin_url, &all),
         }
     }
 

@@ -14,6 +14,7 @@ mod forwarding;
 mod harness;
 mod oracle;
 mod quotas;
+mod signing;
 mod spin_component;
 mod tenancy;
 mod upstream;

@@ -83,7 +83,7 @@ fn ten_errors_a_minute_means_exactly_ten_with_the_python_sdk_and_its_client_repo
         json!({ "rateLimit": { "window": 60, "count": 10 } }),
     );
     assert_eq!(key["rateLimit"], json!({ "window": 60, "count": 10 }));
-    let edge = Edge::start(&origin.url);
+    let edge = Edge::for_origin(Kind::Workerd, &origin, &[]);
     at_start_of_a_window(60);
     let out = Command::new(root().join(".tools/venv/bin/python"))
         .arg(root().join("tests/clients/python_burst.py"))
@@ -112,7 +112,7 @@ fn concurrent_requests_get_exactly_the_limit(kind: Kind) {
         &project_path(&origin, "quotas/"),
         json!([{ "id": "burst", "categories": ["error"], "scope": "project", "limit": 10, "window": 3600, "reasonCode": "project_quota" }]),
     );
-    let edge = Arc::new(Edge::start_on(kind, &origin.url, &[]));
+    let edge = Arc::new(Edge::for_origin(kind, &origin, &[]));
     let url = Arc::new(format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id));
     let auth = Arc::new(format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key));
     // Warm the edge's config cache so all requests race on the counter, not the fetch.
@@ -165,7 +165,7 @@ fn each_quota_scope_limits_its_own_data(kind: Kind) {
         &project_path(&origin, &format!("keys/{key_id}/")),
         json!({ "rateLimit": { "window": 3600, "count": 1 } }),
     );
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let send = |body: &str| request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap();
@@ -202,11 +202,13 @@ crate::on_both_edges!(limits_learned_from_an_origin_429_are_applied_at_the_edge)
 fn limits_learned_from_an_origin_429_are_applied_at_the_edge(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
-    let edge = Edge::start_on(kind, &origin.url, &[]);
+    let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
     let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
     let send = |id: usize| request("POST", &url, &[("x-sentry-auth", &auth)], event(id).as_bytes()).unwrap();
     assert_eq!(send(1).status, 200, "the edge caches a project state without quotas");
+    // Regression: the quota below raced the forward of this event (which it would refuse).
+    wait_for("the first event", Duration::from_secs(20), || (stored_events(&origin) == 1).then_some(()));
     // The origin starts refusing errors; the edge does not know yet.
     put(
         &origin,

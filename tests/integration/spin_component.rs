@@ -38,6 +38,7 @@ fn the_shipped_component_imports_only_what_spin_provides() {
     let out = Command::new(spin_host_binary())
         .current_dir(root())
         .args(["--manifest", "spin.toml", "--var", "origin_url=http://127.0.0.1:9", "--list-imports"])
+        .args(["--var", "relay_id=x", "--var", "relay_secret_key=y"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -61,6 +62,7 @@ fn spin_toml_declares_every_setting_the_edge_reads() {
     let out = Command::new(spin_host_binary())
         .current_dir(root())
         .args(["--manifest", "spin.toml", "--var", "origin_url=http://127.0.0.1:9", "--var", "nope=1"])
+        .args(["--var", "relay_id=x", "--var", "relay_secret_key=y"])
         .args(["--list-imports"])
         .output()
         .unwrap();

@@ -11,8 +11,7 @@ use crate::harness::{origin_binary, request, wait_for, Origin};
 /// The project configs the origin serves edges for the bootstrap key.
 fn project_config(origin: &Origin) -> Value {
     let body = format!("{{\"publicKeys\":[\"{}\"]}}", origin.bootstrap.public_key);
-    let url = format!("{}/api/0/relays/projectconfigs/?version=3", origin.url);
-    request("POST", &url, &[], body.as_bytes()).unwrap().json()
+    origin.relay_post("/api/0/relays/projectconfigs/?version=3", body.as_bytes()).json()
 }
 
 fn manage(origin: &Origin, args: &[&str]) -> Value {

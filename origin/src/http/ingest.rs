@@ -12,6 +12,7 @@ use picket::core::{self, Headers, Reject, Step};
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::http::signed;
 use crate::ids;
 use crate::store::{AcceptResult, AcceptedEnvelope};
 
@@ -25,8 +26,19 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return send(Reject::TooLarge { what: Oversized::Body, limit }.response());
     };
+    // An edge's forward is signed; an SDK's direct request is not. Only a trusted edge may say
+    // who the client was (X-Forwarded-For); otherwise the peer is the client.
+    let from_edge = match signed::verify(&state, &parts.headers, &body).await {
+        Ok(edge) => edge.is_some(),
+        Err(e) => return e.into_response(),
+    };
     let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let headers: Headers = parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
+    let headers: Headers = parts
+        .headers
+        .iter()
+        .filter(|(n, _)| from_edge || *n != "x-forwarded-for")
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+        .collect();
     let request = core::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),

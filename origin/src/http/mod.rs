@@ -7,4 +7,5 @@ pub mod ingest;
 pub mod quotas;
 pub mod relay;
 mod serialize;
+pub mod signed;
 pub mod stats;

@@ -258,6 +258,14 @@ pub struct Bootstrap {
     pub token: String,
 }
 
+/// An edge the origin trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedEdge {
+    pub relay_id: String,
+    pub public_key: String,
+    pub name: String,
+}
+
 /// Everything the origin persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -339,4 +347,9 @@ pub trait Store: Send + Sync + 'static {
         public_key: &str,
         token: &str,
     ) -> StoreResult<Option<Bootstrap>>;
+    /// Trusts (or re-keys) the edge with this Relay id.
+    async fn trust_edge(&self, edge: &TrustedEdge) -> StoreResult<()>;
+    /// The trusted edge with this Relay id.
+    async fn trusted_edge(&self, relay_id: &str) -> StoreResult<Option<TrustedEdge>>;
+    async fn trusted_edges(&self) -> StoreResult<Vec<TrustedEdge>>;
 }

@@ -112,3 +112,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     quantity INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outcomes_project_time ON outcomes (project_id, timestamp);
+-- Edges the origin trusts: Relay ids and the ed25519 public keys their requests are signed with.
+CREATE TABLE IF NOT EXISTS edges (
+    relay_id TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    date_created INTEGER NOT NULL
+);

@@ -388,6 +388,36 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn trust_edge(&self, edge: &TrustedEdge) -> StoreResult<()> {
+        let edge = edge.clone();
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO edges (relay_id, public_key, name, date_created) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (relay_id) DO UPDATE SET public_key = ?2, name = ?3",
+                params![edge.relay_id, edge.public_key, edge.name, now],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn trusted_edge(&self, relay_id: &str) -> StoreResult<Option<TrustedEdge>> {
+        let relay_id = relay_id.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT relay_id, public_key, name FROM edges WHERE relay_id = ?1", [relay_id], edge_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn trusted_edges(&self) -> StoreResult<Vec<TrustedEdge>> {
+        self.with(|c| {
+            c.prepare("SELECT relay_id, public_key, name FROM edges ORDER BY name")?.query_map([], edge_row)?.collect()
+        })
+        .await
+    }
+
     async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()> {
         let domains = serde_json::to_string(domains)?;
         self.with(move |c| {
@@ -544,4 +574,8 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+fn edge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedEdge> {
+    Ok(TrustedEdge { relay_id: r.get(0)?, public_key: r.get(1)?, name: r.get(2)? })
 }

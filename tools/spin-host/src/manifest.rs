@@ -33,6 +33,9 @@ struct AppVariable {
     default: Option<String>,
     #[serde(default)]
     required: bool,
+    /// Spin keeps secret values out of logs; this host never logs values at all.
+    #[serde(default, rename = "secret")]
+    _secret: bool,
 }
 
 #[derive(Deserialize)]
