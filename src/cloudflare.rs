@@ -1,6 +1,7 @@
 //! The Cloudflare Workers shell: implements [`Platform`] with Workers parts (wrangler vars, an
-//! isolate-wide config cache, quota counters in Durable Objects, `fetch`, `waitUntil`) and hands
-//! each request to the shared [`edge`] flow. No decisions are made here.
+//! isolate-wide config cache, quota counters in Durable Objects, `fetch`, `waitUntil`, and for
+//! envelopes the origin could not take an R2 bucket plus a queue with a dead-letter queue and a
+//! cron sweeper) and hands each request to the shared [`edge`] flow. No decisions are made here.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,14 +12,97 @@ use serde_json::json;
 use worker::js_sys::{self, Reflect, Uint8Array};
 use worker::wasm_bindgen::JsCast;
 use worker::{
-    durable_object, event, Context, Date, DurableObject, Env, Fetch, Method, Request, RequestInit, Response, State,
+    durable_object, event, Context, Date, DurableObject, Env, Fetch, MessageBatch, MessageExt, Method,
+    QueueRetryOptionsBuilder, Request, RequestInit, Response, ScheduleContext, ScheduledEvent, State,
 };
 
 use crate::core::config::{CachePolicy, ConfigCache, Lookup, ProjectState};
 use crate::core::limit::{try_consume, Check};
 use crate::core::quota::{CachedLimits, RateLimit};
 use crate::core::{self as picket};
-use crate::edge::{self, Platform, Reply};
+use crate::edge::{self, Platform, Redelivery, Reply};
+
+/// The R2 bucket holding kept envelopes, and the queues that retry them (wrangler.toml).
+const BUCKET: &str = "FORWARDS";
+const QUEUE: &str = "FWD";
+const DEAD_LETTERS: &str = "fwd-dlq";
+/// The cron sweeper re-queues kept envelopes older than this (lost messages, dead letters).
+const SWEEP_AFTER_MS: u64 = 10 * 60 * 1000;
+
+/// A queue message: which kept envelope to retry.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    key: String,
+}
+
+/// Retries kept envelopes; a dead letter stays in R2 for the sweeper. Never returns `Err`: the
+/// runtime would retry the whole batch, acknowledged messages too.
+#[event(queue)]
+async fn queue(batch: MessageBatch<Kept>, env: Env, ctx: Context) -> worker::Result<()> {
+    let platform = Workers { env, ctx: Rc::new(ctx) };
+    let dead = batch.queue() == DEAD_LETTERS;
+    for message in batch.iter() {
+        let Ok(message) = message else { continue };
+        let key = message.body().key.clone();
+        if dead {
+            platform.log(&format!("picket: {key} ran out of queue retries; kept in R2 for the sweeper"));
+            message.ack();
+            continue;
+        }
+        match retry_kept(&platform, &key).await {
+            Ok(Some(delay)) => {
+                let options = QueueRetryOptionsBuilder::new().with_delay_seconds(delay as u32).build();
+                message.retry_with_options(&options);
+            }
+            Ok(None) => message.ack(),
+            Err(e) => {
+                platform.log(&format!("picket: retrying {key} failed: {e}; will retry"));
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One retry of a kept envelope: `Some(delay)` to try again, `None` when it is done with.
+async fn retry_kept(platform: &Workers, key: &str) -> worker::Result<Option<u64>> {
+    let bucket = platform.env.bucket(BUCKET)?;
+    let Some(object) = bucket.get(key).execute().await? else {
+        return Ok(None); // delivered by an earlier copy of this message
+    };
+    let Some(body) = object.body() else { return Ok(None) };
+    match edge::redeliver(platform, &body.bytes().await?).await {
+        Redelivery::Done => {
+            bucket.delete(key).await?;
+            Ok(None)
+        }
+        Redelivery::RetryIn(delay) => Ok(Some(delay)),
+    }
+}
+
+/// Re-queues kept envelopes that have waited long: messages a restart lost, and dead letters.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let (Ok(bucket), Ok(queue)) = (env.bucket(BUCKET), env.queue(QUEUE)) else { return };
+    let cutoff = Date::now().as_millis().saturating_sub(SWEEP_AFTER_MS);
+    let mut cursor = None;
+    loop {
+        let mut list = bucket.list().prefix("fwd/");
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let Ok(page) = list.execute().await else { return };
+        for object in page.objects() {
+            if object.uploaded().as_millis() < cutoff {
+                let _ = queue.send(Kept { key: object.key() }).await;
+            }
+        }
+        match (page.truncated(), page.cursor()) {
+            (true, Some(c)) => cursor = Some(c),
+            _ => return,
+        }
+    }
+}
 
 thread_local! {
     /// Project states cached in this isolate.
@@ -151,6 +235,19 @@ impl Platform for Workers {
     fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()> {
         LIMITS.with(|l| l.borrow_mut().learn(project_id, limits, now));
         std::future::ready(())
+    }
+
+    /// The body into R2 first, then a message into the queue: a message never points at
+    /// nothing, and a body whose message was lost is found by the sweeper.
+    fn spill(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), String>> {
+        let (env, key) = (self.env.clone(), key.to_string());
+        async move {
+            let keep = async {
+                env.bucket(BUCKET)?.put(key.clone(), bytes).execute().await?;
+                env.queue(QUEUE)?.send(Kept { key: key.clone() }).await
+            };
+            keep.await.map_err(|e: worker::Error| e.to_string())
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::core::limits::Limits;
 use crate::core::outcome::{outcomes_body, Outcome};
 use crate::core::quota::{self, CachedLimits, RateLimit, Scoping};
 use crate::core::sign::Identity;
+use crate::core::spill::Spilled;
 use crate::core::{self as picket, Reject, Request, Response, Step};
 
 /// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
@@ -27,6 +28,12 @@ struct Upstream {
 }
 
 impl Upstream {
+    fn from_settings<P: Platform>(p: &P) -> Result<Upstream, String> {
+        let origin = p.setting("ORIGIN_URL").ok_or("ORIGIN_URL is not set")?;
+        let identity = Identity::from_settings(|name| p.setting(name))?;
+        Ok(Upstream { origin: origin.trim_end_matches('/').to_string(), identity })
+    }
+
     /// POSTs `body` to `path` at the origin, signed.
     async fn post<P: Platform>(
         &self,
@@ -82,6 +89,8 @@ pub trait Platform: Clone + 'static {
     fn learned_limits(&self, project_id: Option<u64>) -> impl Future<Output = CachedLimits>;
     /// Remembers limits the origin answered with for `project_id`.
     fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()>;
+    /// Keeps an envelope the origin could not take under `key`, to be tried again.
+    fn spill(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), String>>;
 }
 
 /// Reads the size limits and refuses a body whose declared length is over them.
@@ -106,9 +115,7 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
         p.log(&format!("picket: bad settings: {e}"));
         Reject::Misconfigured(e).response()
     };
-    let origin = p.setting("ORIGIN_URL").ok_or_else(|| misconfigured("ORIGIN_URL is not set".into()))?;
-    let identity = Identity::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
-    let origin = Arc::new(Upstream { origin: origin.trim_end_matches('/').to_string(), identity });
+    let origin = Arc::new(Upstream::from_settings(p).map_err(misconfigured)?);
     let policy = CachePolicy::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
     let id = p.random_id().map_err(|e| misconfigured(format!("no randomness: {e}")))?;
     let prepared = match picket::prepare(request, limits, picket::EventId::from_bytes(id)) {
@@ -201,10 +208,57 @@ async fn send_outcomes<P: Platform>(p: P, origin: Arc<Upstream>, outcomes: Vec<O
     }
 }
 
-/// Sends an accepted envelope to the origin; learns the origin's rate limits from a 429.
+/// Sends an accepted envelope to the origin; what it could not take now is kept and tried
+/// again ([`redeliver`]); what it refused is logged with its reason.
 async fn forward<P: Platform>(p: P, origin: Arc<Upstream>, fwd: Forward) {
+    if deliver(&p, &origin, &fwd).await != ForwardOutcome::Unavailable {
+        return;
+    }
+    let spilled = Spilled { forward: fwd, failed_ms: p.now_ms() };
+    let random = p.random_id().map(|id| u64::from_le_bytes(id[8..].try_into().expect("8 of 16 bytes"))).unwrap_or(0);
+    let key = spilled.key(random);
+    match p.spill(&key, spilled.encode()).await {
+        Ok(()) => p.log(&format!("picket: kept {key} to retry")),
+        Err(e) => p.log(&format!("picket: keeping {key} failed: {e}; envelope dropped")),
+    }
+}
+
+/// What became of a kept envelope's retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Delivered, refused for good (logged), or unreadable (logged): forget it.
+    Done,
+    /// The origin still cannot take it: try again after this many seconds.
+    RetryIn(u64),
+}
+
+/// Tries a kept envelope (as [`Platform::spill`] stored it) again.
+pub async fn redeliver<P: Platform>(p: &P, stored: &[u8]) -> Redelivery {
+    let spilled = match Spilled::decode(stored) {
+        Ok(spilled) => spilled,
+        Err(e) => {
+            p.log(&format!("picket: a kept envelope is unreadable ({e}); dropped"));
+            return Redelivery::Done;
+        }
+    };
+    let origin = match Upstream::from_settings(p) {
+        Ok(origin) => origin,
+        Err(e) => {
+            p.log(&format!("picket: bad settings: {e}; retrying later"));
+            return Redelivery::RetryIn(spilled.retry_delay_secs(p.now_ms()));
+        }
+    };
+    match deliver(p, &origin, &spilled.forward).await {
+        ForwardOutcome::Unavailable => Redelivery::RetryIn(spilled.retry_delay_secs(p.now_ms())),
+        _ => Redelivery::Done,
+    }
+}
+
+/// One delivery attempt, signed now; learns the origin's rate limits from a 429 and logs every
+/// failure with its typed outcome.
+async fn deliver<P: Platform>(p: &P, origin: &Upstream, fwd: &Forward) -> ForwardOutcome {
     let id = fwd.event_id.map(|id| id.simple()).unwrap_or_default();
-    let answer = origin.post(&p, &fwd.path(), &fwd.headers, fwd.body).await.ok();
+    let answer = origin.post(p, &fwd.path(), &fwd.headers, fwd.body.clone()).await.ok();
     let status = answer.as_ref().map(|(status, _, _)| *status);
     if let Some((429, headers, _)) = &answer {
         // The origin is limiting this project: remember it and refuse here until it ends.
@@ -215,14 +269,13 @@ async fn forward<P: Platform>(p: P, origin: Arc<Upstream>, fwd: Forward) {
             p.learn_limits(fwd.project_id, quota::parse_header(&value, now), now).await;
         }
     }
-    match ForwardOutcome::from_status(status) {
-        ForwardOutcome::Delivered => {}
-        outcome => p.log(&format!(
-            "picket: forward of event {id} to the origin failed: {} ({}); envelope dropped",
-            outcome.code(),
-            status.map_or("no response".to_string(), |s| s.to_string())
-        )),
+    let outcome = ForwardOutcome::from_status(status);
+    if outcome != ForwardOutcome::Delivered {
+        let status = status.map_or("no response".to_string(), |s| s.to_string());
+        let fate = if outcome == ForwardOutcome::Unavailable { "will retry" } else { "envelope dropped" };
+        p.log(&format!("picket: forward of event {id} to the origin failed: {} ({status}); {fate}", outcome.code()));
     }
+    outcome
 }
 
 /// RFC 3339 with milliseconds, UTC, for Unix milliseconds.
@@ -261,6 +314,7 @@ mod tests {
         configs: ConfigCache,
         limits: CachedLimits,
         logs: Vec<String>,
+        spilled: Vec<(String, Vec<u8>)>,
     }
 
     /// A platform whose every wait is already over, so one poll finishes any future.
@@ -390,6 +444,11 @@ mod tests {
         async fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) {
             self.0.borrow_mut().limits.learn(project_id, limits, now);
         }
+
+        async fn spill(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+            self.0.borrow_mut().spilled.push((key.to_string(), bytes));
+            Ok(())
+        }
     }
 
     #[test]
@@ -419,6 +478,23 @@ mod tests {
         assert_eq!(refused.status, 429);
         assert!(refused.header("x-sentry-rate-limits").unwrap().ends_with(":error:project:upstream"));
         assert!(fake.0.borrow().logs.iter().any(|l| l.contains("upstream_rejected")), "the 429'd forward is logged");
+    }
+
+    #[test]
+    fn a_forward_the_origin_cannot_take_is_kept_and_delivered_later() {
+        let fake = Fake::new();
+        fake.0.borrow_mut().forward_answer = (503, Vec::new());
+        assert_eq!(fake.send("a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5").status, 200);
+        fake.after();
+        let (key, kept) = fake.0.borrow().spilled.first().cloned().expect("kept");
+        assert_eq!(key, "fwd/1795244400000-a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5");
+        assert_eq!(run(redeliver(&fake, &kept)), Redelivery::RetryIn(1), "still down");
+        fake.0.borrow_mut().forward_answer = (200, Vec::new());
+        assert_eq!(run(redeliver(&fake, &kept)), Redelivery::Done);
+        let envelopes = fake.posts().iter().filter(|p| p.ends_with("/api/42/envelope/")).count();
+        assert_eq!(envelopes, 3, "the first try and two retries");
+        assert_eq!(run(redeliver(&fake, b"garbage")), Redelivery::Done, "unreadable: dropped, logged");
+        assert!(fake.0.borrow().logs.iter().any(|l| l.contains("unreadable")));
     }
 
     #[test]

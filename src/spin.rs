@@ -1,7 +1,8 @@
 //! The Spin shell: implements [`Platform`] with Spin parts (variables, the `default` key-value
-//! store for project configs, learned limits and quota tallies, outbound HTTP, work spawned
-//! after the response) and hands each request to the shared [`edge`] flow. Spin makes a new
-//! instance per request, so nothing is kept in memory between requests.
+//! store for project configs, learned limits, quota tallies and envelopes the origin could not
+//! take, outbound HTTP, work spawned after the response) and hands each request to the shared
+//! [`edge`] flow. Spin makes a new instance per request, so nothing is kept in memory between
+//! requests; kept envelopes are retried after later requests (Spin has no queue to wake it).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,10 +21,15 @@ use crate::core::config::{CachePolicy, Entry, Lookup, ProjectState};
 use crate::core::limit::{Check, Tally};
 use crate::core::quota::{CachedLimits, RateLimit};
 use crate::core::{self as picket, Reject};
-use crate::edge::{self, Platform, Reply};
+use crate::edge::{self, Platform, Redelivery, Reply};
 
 /// The key-value store (label) Picket uses; declare it in `spin.toml`.
 const STORE: &str = "default";
+/// Set while envelopes are kept, so requests look for them only then.
+const KEPT_MARKER: &str = "fwd-pending";
+/// Kept envelopes one request retries after its own work.
+const RETRIES_PER_REQUEST: usize = 10;
+
 /// Compare-and-swap attempts per quota check before counting is given up (and the data let
 /// through, logged). Each failure means another request counted in between.
 const CAS_ATTEMPTS: usize = 64;
@@ -68,7 +74,46 @@ async fn handle(req: Request) -> Answer {
         body: &bytes,
         client_ip: client_ip.as_deref(),
     };
-    answer(edge::handle(&spin, &limits, &request).await)
+    let response = edge::handle(&spin, &limits, &request).await;
+    spin_sdk::wasip3::spawn(retry_kept(spin));
+    answer(response)
+}
+
+/// Retries envelopes earlier requests kept, oldest first, until the origin still cannot take
+/// one. Two instances may retry the same one; the origin stores an event id once.
+async fn retry_kept(spin: Spin) {
+    let Ok(store) = Store::open(STORE).await else { return };
+    if !matches!(store.exists(KEPT_MARKER).await, Ok(true)) {
+        return;
+    }
+    let mut keys = kept_keys(&store).await;
+    if keys.is_empty() {
+        // Clear the marker, then look once more: a concurrent keep sets it again.
+        let _ = store.delete(KEPT_MARKER).await;
+        if !kept_keys(&store).await.is_empty() {
+            let _ = store.set(KEPT_MARKER, b"1").await;
+        }
+        return;
+    }
+    keys.truncate(RETRIES_PER_REQUEST);
+    for key in keys {
+        let Ok(Some(kept)) = store.get(&key).await else { continue };
+        match edge::redeliver(&spin, &kept).await {
+            Redelivery::Done => {
+                let _ = store.delete(&key).await;
+            }
+            Redelivery::RetryIn(_) => return,
+        }
+    }
+}
+
+async fn kept_keys(store: &Store) -> Vec<String> {
+    let mut keys: Vec<String> = match store.get_keys().await.collect().await {
+        Ok(keys) => keys.into_iter().filter(|k| k.starts_with("fwd/")).collect(),
+        Err(_) => Vec::new(),
+    };
+    keys.sort();
+    keys
 }
 
 /// One request's view of the Spin platform: its variables, read once.
@@ -211,6 +256,11 @@ impl Platform for Spin {
         }
     }
 
+    /// Into the store, for later requests to retry.
+    async fn spill(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        self.keep(key, bytes).await
+    }
+
     fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()> {
         let platform = self.clone();
         async move {
@@ -221,6 +271,14 @@ impl Platform for Spin {
                 platform.log(&format!("picket: keeping the origin's limits failed: {e}"));
             }
         }
+    }
+}
+
+impl Spin {
+    async fn keep(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let store = Store::open(STORE).await.map_err(|e| format!("{e:?}"))?;
+        store.set(key, bytes).await.map_err(|e| format!("{e:?}"))?;
+        store.set(KEPT_MARKER, b"1").await.map_err(|e| format!("{e:?}"))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod quota;
 pub mod route;
 pub mod security;
 pub mod sign;
+pub mod spill;
 pub mod store;
 
 pub use http::{Headers, Request, Response};
