@@ -46,6 +46,9 @@ enum Command {
         /// At most this many accepted envelopes wait for processing; past it ingest answers 503.
         #[arg(long, default_value_t = 10_000, env = "PICKET_MAX_PENDING")]
         max_pending: usize,
+        /// On SIGTERM/SIGINT, requests in flight get this many seconds to finish; then it exits.
+        #[arg(long, default_value_t = 10, env = "PICKET_DRAIN_SECS")]
+        drain_secs: u64,
     },
     /// Manage organizations.
     Org {
@@ -202,8 +205,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let store = open_store(&cli.data_dir)?;
     let output = match cli.command {
-        Command::Serve { bind, org, project, dsn_url, max_pending } => {
-            return serve(store, &cli.data_dir, bind, &org, &project, dsn_url, max_pending).await;
+        Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs } => {
+            let drain = std::time::Duration::from_secs(drain_secs);
+            return serve(store, &cli.data_dir, bind, (&org, &project), dsn_url, max_pending, drain).await;
         }
         Command::Org { action: OrgAction::Create { slug } } => manage::create_organization(&store, &slug).await?,
         Command::Project { action: ProjectAction::Create { org, slug } } => {
@@ -254,10 +258,10 @@ async fn serve(
     store: SqliteStore,
     data_dir: &Path,
     bind: SocketAddr,
-    org: &str,
-    project: &str,
+    (org, project): (&str, &str),
     dsn_url: Option<String>,
     max_pending: usize,
+    drain: std::time::Duration,
 ) -> anyhow::Result<()> {
     if let Some(b) = bootstrap::ensure(&store, data_dir, org, project).await? {
         tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
@@ -273,7 +277,20 @@ async fn serve(
     // Tests and scripts read this line to learn the port.
     println!("picket-origin listening on http://{}", listener.local_addr()?);
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        shutdown().await;
+        signalled.notify_one();
+    });
+    // Every 200 was committed before it was sent, so cutting a slow request off loses nothing
+    // that was answered.
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served?,
+        _ = async { stopping.notified().await; tokio::time::sleep(drain).await } => {
+            tracing::warn!(seconds = drain.as_secs(), "requests still in flight after the drain time; exiting");
+        }
+    }
     // Whatever is still queued is on disk and is processed on the next start.
     worker.abort();
     sweeper.abort();

@@ -224,6 +224,26 @@ impl Origin {
         stop_group(&mut self.child, "TERM");
     }
 
+    /// SIGTERM, then its exit status if it exits by itself within `limit` (else it is killed).
+    pub fn terminate_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        signal_group(&self.child, "TERM");
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        None
+    }
+
+    /// Kills it with SIGKILL, mid-whatever.
+    pub fn kill(&mut self) {
+        signal_group(&self.child, "KILL");
+        let _ = self.child.wait();
+    }
+
     /// A GET on the web API with the bootstrap token.
     pub fn api(&self, path: &str) -> Reply {
         let auth = format!("Bearer {}", self.bootstrap.token);

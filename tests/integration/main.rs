@@ -9,6 +9,7 @@ mod conformance_run;
 mod core_decisions;
 mod dev_script;
 mod e2e;
+mod faults;
 mod filters;
 mod forwarding;
 mod harness;
