@@ -25,6 +25,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// Edge signatures already used.
     pub replays: Arc<Replays>,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Builds the origin's router over `state`.

@@ -49,6 +49,9 @@ enum Command {
         /// On SIGTERM/SIGINT, requests in flight get this many seconds to finish; then it exits.
         #[arg(long, default_value_t = 10, env = "PICKET_DRAIN_SECS")]
         drain_secs: u64,
+        /// A request body must arrive within this many seconds (else 408).
+        #[arg(long, default_value_t = 30, env = "PICKET_BODY_TIMEOUT_SECS")]
+        body_timeout_secs: u64,
     },
     /// Manage organizations.
     Org {
@@ -191,6 +194,12 @@ enum EdgeAction {
     List,
 }
 
+/// How long shutdown and request bodies may take.
+struct Times {
+    drain: std::time::Duration,
+    body: std::time::Duration,
+}
+
 fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
     std::fs::create_dir_all(data_dir)?;
     SqliteStore::open(&data_dir.join("picket.db"))
@@ -205,9 +214,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let store = open_store(&cli.data_dir)?;
     let output = match cli.command {
-        Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs } => {
-            let drain = std::time::Duration::from_secs(drain_secs);
-            return serve(store, &cli.data_dir, bind, (&org, &project), dsn_url, max_pending, drain).await;
+        Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs, body_timeout_secs } => {
+            let times = Times {
+                drain: std::time::Duration::from_secs(drain_secs),
+                body: std::time::Duration::from_secs(body_timeout_secs),
+            };
+            return serve(store, &cli.data_dir, bind, (&org, &project), dsn_url, max_pending, times).await;
         }
         Command::Org { action: OrgAction::Create { slug } } => manage::create_organization(&store, &slug).await?,
         Command::Project { action: ProjectAction::Create { org, slug } } => {
@@ -261,7 +273,7 @@ async fn serve(
     (org, project): (&str, &str),
     dsn_url: Option<String>,
     max_pending: usize,
-    drain: std::time::Duration,
+    times: Times,
 ) -> anyhow::Result<()> {
     if let Some(b) = bootstrap::ensure(&store, data_dir, org, project).await? {
         tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
@@ -272,7 +284,15 @@ async fn serve(
     let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
     let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
     let sweeper = tokio::spawn(worker::retention(store.clone()));
-    let state = AppState { store, limits, queue, dsn_url, counters: Default::default(), replays: Default::default() };
+    let state = AppState {
+        store,
+        limits,
+        queue,
+        dsn_url,
+        counters: Default::default(),
+        replays: Default::default(),
+        body_timeout: times.body,
+    };
     let listener = TcpListener::bind(bind).await?;
     // Tests and scripts read this line to learn the port.
     println!("picket-origin listening on http://{}", listener.local_addr()?);
@@ -287,8 +307,8 @@ async fn serve(
     // that was answered.
     tokio::select! {
         served = std::future::IntoFuture::into_future(server) => served?,
-        _ = async { stopping.notified().await; tokio::time::sleep(drain).await } => {
-            tracing::warn!(seconds = drain.as_secs(), "requests still in flight after the drain time; exiting");
+        _ = async { stopping.notified().await; tokio::time::sleep(times.drain).await } => {
+            tracing::warn!(seconds = times.drain.as_secs(), "requests still in flight after the drain time; exiting");
         }
     }
     // Whatever is still queued is on disk and is processed on the next start.

@@ -5,6 +5,9 @@ use std::io::Read;
 
 use super::outcome::{Oversized, Reject};
 
+/// At most this many stacked codings (clients use one).
+pub const MAX_CODINGS: usize = 4;
+
 /// Decodes `body` per the `Content-Encoding` header value (codings applied in listed order,
 /// so they are undone in reverse), refusing any stage whose output would exceed `cap` bytes.
 pub fn decode_body(content_encoding: Option<&str>, body: &[u8], cap: usize) -> Result<Vec<u8>, Reject> {
@@ -15,6 +18,9 @@ pub fn decode_body(content_encoding: Option<&str>, body: &[u8], cap: usize) -> R
         // sentry-ruby 5 sends an empty value and sentry-java android 2 sends "UTF-8": Relay ignores both.
         .filter(|c| !c.is_empty() && c != "identity" && c != "utf-8")
         .collect();
+    if codings.len() > MAX_CODINGS {
+        return Err(Reject::BadEncoding(format!("more than {MAX_CODINGS} content codings")));
+    }
     if codings.is_empty() {
         return if body.len() > cap { Err(too_large(cap)) } else { Ok(body.to_vec()) };
     }

@@ -5,6 +5,10 @@ use serde_json::{Map, Value};
 
 use super::id::EventId;
 
+/// At most this many items per envelope (SDKs send a handful; Relay has no count limit, only
+/// the size one), so a body of tiny items cannot make unbounded work.
+pub const MAX_ITEMS: usize = 1000;
+
 /// Item types that belong to an event and so need an event id (Relay's `requires_event`).
 pub const REQUIRES_EVENT: &[&str] = &[
     "event",
@@ -47,6 +51,12 @@ impl Item {
         matches!(self.ty(), "event" | "transaction" | "security" | "raw_security")
     }
 
+    /// Whether the payload must be one JSON object (events, transactions, feedback, user reports,
+    /// check-ins): checked at ingest, so malformed ones get a 400 rather than a silent drop later.
+    pub fn holds_json_object(&self) -> bool {
+        matches!(self.ty(), "event" | "transaction" | "feedback" | "user_report" | "check_in")
+    }
+
     /// Whether this item only makes sense with its envelope's event, and is dropped with it.
     pub fn is_event_dependant(&self) -> bool {
         matches!(self.ty(), "attachment" | "user_report" | "feedback" | "form_data")
@@ -79,6 +89,7 @@ impl Envelope {
     }
 
     /// Parses the envelope wire format.
+    /// Parses an envelope of at most [`MAX_ITEMS`] items.
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
         let (header_line, mut rest) = split_line(bytes);
         let headers = parse_header_object(header_line, "envelope header")?;
@@ -96,6 +107,9 @@ impl Envelope {
             }
             if rest.is_empty() {
                 break;
+            }
+            if items.len() == MAX_ITEMS {
+                return Err(ParseError(format!("more than {MAX_ITEMS} items")));
             }
             let what = format!("item {}", items.len() + 1);
             let (line, after) = split_line(rest);

@@ -103,6 +103,11 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
                 return Err(Reject::TooLarge { what: Oversized::Item(item.ty().to_string()), limit: cap });
             }
         }
+        if item.holds_json_object() {
+            // serde_json refuses nesting past 128 levels, invalid UTF-8, NaN and out-of-range numbers.
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&item.payload)
+                .map_err(|e| Reject::InvalidJson(format!("{} item: {e}", item.ty())))?;
+        }
     }
     // The id goes upstream in its plain 32-hex form; an event that came without one gets one.
     match envelope.event_id() {

@@ -183,6 +183,8 @@ pub enum Reject {
     EmptyBody,
     /// The client stopped sending before the body ended.
     IncompleteBody(String),
+    /// The client sent the body too slowly.
+    BodyTimeout,
     InvalidEventId,
     UnsupportedMediaType(String),
     InvalidMultipart(String),
@@ -216,6 +218,7 @@ impl Reject {
             | Reject::InvalidMinidump
             | Reject::MissingMinidump => 400,
             Reject::UnsupportedEncoding(_) | Reject::UnsupportedMediaType(_) => 415,
+            Reject::BodyTimeout => 408,
             Reject::TooLarge { .. } => 413,
             Reject::ConfigUnavailable => 503,
             Reject::Misconfigured(_) => 500,
@@ -239,6 +242,7 @@ impl Reject {
             | Reject::BadEncoding(_)
             | Reject::EmptyBody
             | Reject::IncompleteBody(_)
+            | Reject::BodyTimeout
             | Reject::InvalidEventId
             | Reject::UnsupportedMediaType(_) => DiscardReason::Payload,
             Reject::InvalidMultipart(_) | Reject::InvalidMinidump | Reject::MissingMinidump => DiscardReason::Minidump,
@@ -272,6 +276,7 @@ impl Reject {
             Reject::EmptyEnvelope => "empty_envelope",
             Reject::EmptyBody => "empty_body",
             Reject::IncompleteBody(_) => "incomplete_body",
+            Reject::BodyTimeout => "body_timeout",
             Reject::InvalidEventId => "invalid_event_id",
             Reject::UnsupportedMediaType(_) => "unsupported_media_type",
             Reject::InvalidMultipart(_) => "invalid_multipart",
@@ -336,6 +341,7 @@ impl fmt::Display for Reject {
             Reject::EmptyEnvelope => write!(f, "empty envelope"),
             Reject::EmptyBody => write!(f, "empty request body"),
             Reject::IncompleteBody(e) => write!(f, "the request body broke off: {e}"),
+            Reject::BodyTimeout => write!(f, "the request body arrived too slowly"),
             Reject::InvalidEventId => write!(f, "invalid event id"),
             Reject::UnsupportedMediaType(m) => write!(f, "unsupported media type: {m}"),
             Reject::InvalidMultipart(_) => write!(f, "invalid multipart data"),

@@ -238,6 +238,11 @@ impl Origin {
         None
     }
 
+    /// Its process group (the same number as its pid).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills it with SIGKILL, mid-whatever.
     pub fn kill(&mut self) {
         signal_group(&self.child, "KILL");
@@ -416,6 +421,11 @@ impl Edge {
             drop(log);
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Its process group (wrangler and workerd, or the Spin host).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits until the edge's log contains `needle`.

@@ -13,6 +13,7 @@ mod faults;
 mod filters;
 mod forwarding;
 mod harness;
+mod hostile;
 mod oracle;
 mod quotas;
 mod signing;

@@ -23,8 +23,12 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     if let Err(reject) = state.limits.admit(declared) {
         return send(reject.response());
     }
-    let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        return send(Reject::TooLarge { what: Oversized::Body, limit }.response());
+    // A slow client gets the body timeout, not a connection held open for ever.
+    let body = match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) if is_length_limit(&e) => return send(Reject::TooLarge { what: Oversized::Body, limit }.response()),
+        Ok(Err(e)) => return send(Reject::IncompleteBody(e.to_string()).response()),
+        Err(_) => return send(Reject::BodyTimeout.response()),
     };
     // An edge's forward is signed; an SDK's direct request is not. Only a trusted edge may say
     // who the client was (X-Forwarded-For); otherwise the peer is the client.
@@ -125,4 +129,16 @@ fn send(r: core::Response) -> Response {
         }
     }
     response
+}
+
+/// Whether reading stopped at the body limit (rather than the client going away).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
