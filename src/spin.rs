@@ -256,9 +256,11 @@ impl Platform for Spin {
         }
     }
 
-    /// Into the store, for later requests to retry.
+    /// Into the store, for later requests to retry; the marker tells them to look.
     async fn spill(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
-        self.keep(key, bytes).await
+        let store = Store::open(STORE).await.map_err(|e| format!("{e:?}"))?;
+        store.set(key, bytes).await.map_err(|e| format!("{e:?}"))?;
+        store.set(KEPT_MARKER, b"1").await.map_err(|e| format!("{e:?}"))
     }
 
     fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()> {
@@ -271,14 +273,6 @@ impl Platform for Spin {
                 platform.log(&format!("picket: keeping the origin's limits failed: {e}"));
             }
         }
-    }
-}
-
-impl Spin {
-    async fn keep(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
-        let store = Store::open(STORE).await.map_err(|e| format!("{e:?}"))?;
-        store.set(key, bytes).await.map_err(|e| format!("{e:?}"))?;
-        store.set(KEPT_MARKER, b"1").await.map_err(|e| format!("{e:?}"))
     }
 }
 

@@ -1,0 +1,254 @@
+//! The edge flow against a fake platform whose every wait is already over: what is fetched,
+//! signed, answered, deferred, kept and retried.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::core::config::ConfigCache;
+use crate::core::Headers;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+/// What the fake platform saw and holds.
+#[derive(Default)]
+struct World {
+    settings: HashMap<&'static str, String>,
+    quotas: Value,
+    /// Status the origin answers forwards with, and its headers.
+    forward_answer: (u16, Vec<(String, String)>),
+    origin_down: bool,
+    counter_down: bool,
+    posts: Vec<String>,
+    deferred: Vec<Pin<Box<dyn Future<Output = ()>>>>,
+    configs: ConfigCache,
+    limits: CachedLimits,
+    logs: Vec<String>,
+    spilled: Vec<(String, Vec<u8>)>,
+}
+
+/// A platform whose every wait is already over, so one poll finishes any future.
+#[derive(Clone)]
+struct Fake(Rc<RefCell<World>>);
+
+fn run<T>(future: impl Future<Output = T>) -> T {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("the fake platform never waits"),
+    }
+}
+
+impl Fake {
+    fn new() -> Fake {
+        let world = World { forward_answer: (200, Vec::new()), quotas: json!([]), ..World::default() };
+        let fake = Fake(Rc::new(RefCell::new(world)));
+        let mut world = fake.0.borrow_mut();
+        world.settings.insert("ORIGIN_URL", "http://origin".into());
+        world.settings.insert("RELAY_ID", "8a2c6f4e-7d1b-4c3a-9e5f-0b1d2c3e4f5a".into());
+        world.settings.insert("RELAY_SECRET_KEY", crate::core::sign::SecretKey::from_seed([9; 32]).to_string());
+        drop(world);
+        fake
+    }
+
+    fn send(&self, id: &str) -> Response {
+        let mut headers = Headers::new();
+        headers.push("x-sentry-auth", format!("Sentry sentry_key={KEY}, sentry_version=7"));
+        let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\"}}\n");
+        let request = Request {
+            method: "POST",
+            path: "/api/42/envelope/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+            client_ip: Some("192.0.2.1"),
+        };
+        let limits = admit(self, None).expect("default limits");
+        run(handle(self, &limits, &request))
+    }
+
+    /// Runs what was deferred until after the response.
+    fn after(&self) {
+        let deferred = std::mem::take(&mut self.0.borrow_mut().deferred);
+        for work in deferred {
+            run(work);
+        }
+    }
+
+    fn posts(&self) -> Vec<String> {
+        self.0.borrow().posts.clone()
+    }
+}
+
+impl Platform for Fake {
+    fn setting(&self, name: &str) -> Option<String> {
+        self.0.borrow().settings.get(name).cloned()
+    }
+
+    fn now_ms(&self) -> u64 {
+        1_795_244_400_000
+    }
+
+    fn random_id(&self) -> Result<[u8; 16], String> {
+        Ok([7; 16])
+    }
+
+    fn log(&self, line: &str) {
+        self.0.borrow_mut().logs.push(line.to_string());
+    }
+
+    async fn post(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<Reply, String> {
+        // Every request to the origin carries the edge's id and a signature of its body.
+        let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let public = crate::core::sign::SecretKey::from_seed([9; 32]).public();
+        assert_eq!(find("x-sentry-relay-id"), Some("8a2c6f4e-7d1b-4c3a-9e5f-0b1d2c3e4f5a"));
+        let signature = find("x-sentry-relay-signature").expect("signed");
+        assert_eq!(public.verify(&body, signature, self.now_ms(), 300), Ok(self.now_ms()), "{url}");
+        let mut world = self.0.borrow_mut();
+        world.posts.push(url.to_string());
+        if world.origin_down {
+            return Err("connection refused".into());
+        }
+        if url.contains("projectconfigs") {
+            let state = json!({
+                "projectId": 42, "organizationId": 1,
+                "publicKeys": [{ "publicKey": KEY, "numericId": 1, "isEnabled": true }],
+                "config": { "quotas": world.quotas },
+            });
+            return Ok((200, Vec::new(), json!({ "configs": { KEY: state } }).to_string().into_bytes()));
+        }
+        let (status, headers) = world.forward_answer.clone();
+        Ok((status, headers, b"{}".to_vec()))
+    }
+
+    async fn count(&self, _check: &Check) -> Result<bool, String> {
+        if self.0.borrow().counter_down {
+            return Err("no counter".into());
+        }
+        Ok(true)
+    }
+
+    fn after_response(&self, work: impl Future<Output = ()> + 'static) {
+        self.0.borrow_mut().deferred.push(Box::pin(work));
+    }
+
+    async fn cached_state(&self, key: &str, policy: &CachePolicy, now_ms: u64) -> Lookup {
+        let mut world = self.0.borrow_mut();
+        world.configs.set_policy(*policy);
+        world.configs.lookup(key, now_ms)
+    }
+
+    fn keys_to_fetch(&self, key: &str, _policy: &CachePolicy, now_ms: u64) -> Vec<String> {
+        self.0.borrow().configs.batch(key, now_ms)
+    }
+
+    async fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, _: &CachePolicy, now_ms: u64) {
+        for (key, state) in states {
+            self.0.borrow_mut().configs.insert(&key, state, now_ms);
+        }
+    }
+
+    async fn learned_limits(&self, _project_id: Option<u64>) -> CachedLimits {
+        self.0.borrow().limits.clone()
+    }
+
+    async fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) {
+        self.0.borrow_mut().limits.learn(project_id, limits, now);
+    }
+
+    async fn spill(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        self.0.borrow_mut().spilled.push((key.to_string(), bytes));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_miss_fetches_the_config_and_the_forward_waits_for_the_answer() {
+    let fake = Fake::new();
+    let answer = fake.send("a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0");
+    assert_eq!((answer.status, answer.body.as_slice()), (200, &br#"{"id":"a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0"}"#[..]));
+    assert_eq!(fake.posts(), ["http://origin/api/0/relays/projectconfigs/?version=3"]);
+    fake.after();
+    assert_eq!(fake.posts()[1], "http://origin/api/42/envelope/");
+    // The next request is judged from the cache.
+    assert_eq!(fake.send("b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0").status, 200);
+    assert_eq!(fake.posts().len(), 2);
+}
+
+#[test]
+fn an_origin_429_is_learned_and_refuses_the_next_event_here() {
+    let fake = Fake::new();
+    let limit = vec![("x-sentry-rate-limits".to_string(), "60:error:project:upstream".to_string())];
+    fake.0.borrow_mut().forward_answer = (429, limit);
+    assert_eq!(fake.send("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1").status, 200);
+    fake.after();
+    let refused = fake.send("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("x-sentry-rate-limits").unwrap().ends_with(":error:project:upstream"));
+    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("upstream_rejected")), "the 429'd forward is logged");
+}
+
+#[test]
+fn a_forward_the_origin_cannot_take_is_kept_and_delivered_later() {
+    let fake = Fake::new();
+    fake.0.borrow_mut().forward_answer = (503, Vec::new());
+    assert_eq!(fake.send("a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5").status, 200);
+    fake.after();
+    let (key, kept) = fake.0.borrow().spilled.first().cloned().expect("kept");
+    assert_eq!(key, "fwd/1795244400000-a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5");
+    assert_eq!(run(redeliver(&fake, &kept)), Redelivery::RetryIn(1), "still down");
+    fake.0.borrow_mut().forward_answer = (200, Vec::new());
+    assert_eq!(run(redeliver(&fake, &kept)), Redelivery::Done);
+    let envelopes = fake.posts().iter().filter(|p| p.ends_with("/api/42/envelope/")).count();
+    assert_eq!(envelopes, 3, "the first try and two retries");
+    assert_eq!(run(redeliver(&fake, b"garbage")), Redelivery::Done, "unreadable: dropped, logged");
+    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("unreadable")));
+}
+
+#[test]
+fn an_unavailable_counter_lets_the_event_through_and_says_so() {
+    let fake = Fake::new();
+    fake.0.borrow_mut().quotas =
+        json!([{ "id": "q", "categories": ["error"], "scope": "project", "limit": 1, "window": 60 }]);
+    fake.0.borrow_mut().counter_down = true;
+    assert_eq!(fake.send("a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2").status, 200);
+    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("quota counter q:project:42 unavailable")));
+}
+
+#[test]
+fn without_an_origin_or_a_cached_config_the_answer_is_503_not_a_guess() {
+    let fake = Fake::new();
+    fake.0.borrow_mut().origin_down = true;
+    let answer = fake.send("a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3");
+    assert_eq!((answer.status, answer.header("retry-after")), (503, Some("60")));
+    assert!(fake.0.borrow().deferred.is_empty(), "nothing to forward");
+}
+
+#[test]
+fn a_missing_origin_url_is_a_500_naming_it() {
+    let fake = Fake::new();
+    fake.0.borrow_mut().settings.clear();
+    let answer = fake.send("a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4");
+    assert_eq!(answer.status, 500);
+    assert!(String::from_utf8_lossy(&answer.body).contains("ORIGIN_URL is not set"));
+}
+
+#[test]
+fn iso8601_matches_known_instants() {
+    assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    assert_eq!(iso8601(1_795_244_400_123), "2026-11-21T07:00:00.123Z");
+}
+
+#[test]
+fn every_setting_the_core_reads_is_listed() {
+    let listed: Vec<&str> = settings().collect();
+    for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "CONFIG_GRACE_SECS"] {
+        assert!(listed.contains(&name), "{name}");
+    }
+    assert_eq!(listed.len(), 9);
+}
