@@ -237,6 +237,10 @@ impl Platform for Workers {
         std::future::ready(())
     }
 
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
+        worker::Delay::from(std::time::Duration::from_millis(ms))
+    }
+
     /// The body into R2 first, then a message into the queue: a message never points at
     /// nothing, and a body whose message was lost is found by the sweeper.
     fn spill(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), String>> {

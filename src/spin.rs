@@ -256,6 +256,11 @@ impl Platform for Spin {
         }
     }
 
+    /// `wasi:clocks` 0.3's `wait-for`.
+    async fn sleep(&self, ms: u64) {
+        spin_sdk::wasip3::clocks::monotonic_clock::wait_for(ms.saturating_mul(1_000_000)).await
+    }
+
     /// Into the store, for later requests to retry; the marker tells them to look.
     async fn spill(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
         let store = Store::open(STORE).await.map_err(|e| format!("{e:?}"))?;

@@ -18,20 +18,33 @@ use crate::core::{self as picket, Reject, Request, Response, Step};
 /// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
 /// variables take the lower-case form).
 pub fn settings() -> impl Iterator<Item = &'static str> {
-    std::iter::once("ORIGIN_URL").chain(Identity::SETTINGS).chain(Limits::SETTINGS).chain(CachePolicy::SETTINGS)
+    ["ORIGIN_URL", "UPSTREAM_TIMEOUT_SECS"]
+        .into_iter()
+        .chain(Identity::SETTINGS)
+        .chain(Limits::SETTINGS)
+        .chain(CachePolicy::SETTINGS)
 }
+
+/// How long the origin may take to answer before it counts as unavailable (the envelope is
+/// then kept and retried): `UPSTREAM_TIMEOUT_SECS`.
+pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 10;
 
 /// Where the edge sends, and who it says it is: every request to the origin is signed.
 struct Upstream {
     origin: String,
     identity: Identity,
+    timeout_ms: u64,
 }
 
 impl Upstream {
     fn from_settings<P: Platform>(p: &P) -> Result<Upstream, String> {
         let origin = p.setting("ORIGIN_URL").ok_or("ORIGIN_URL is not set")?;
         let identity = Identity::from_settings(|name| p.setting(name))?;
-        Ok(Upstream { origin: origin.trim_end_matches('/').to_string(), identity })
+        let get = |name: &str| p.setting(name);
+        let secs =
+            crate::core::limits::setting(&get, "UPSTREAM_TIMEOUT_SECS", "whole seconds above 0", |s: u64| s > 0)?;
+        let timeout_ms = secs.unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECS) * 1000;
+        Ok(Upstream { origin: origin.trim_end_matches('/').to_string(), identity, timeout_ms })
     }
 
     /// POSTs `body` to `path` at the origin, signed.
@@ -45,7 +58,13 @@ impl Upstream {
         let mut headers = headers.to_vec();
         let nonce = p.random_id().map(|id| u64::from_le_bytes(id[..8].try_into().expect("8 of 16 bytes")))?;
         headers.extend(self.identity.headers(&body, p.now_ms(), nonce));
-        p.post(&format!("{}{path}", self.origin), &headers, body).await
+        let url = format!("{}{path}", self.origin);
+        let post = std::pin::pin!(p.post(&url, &headers, body));
+        let late = std::pin::pin!(p.sleep(self.timeout_ms));
+        match futures_util::future::select(post, late).await {
+            futures_util::future::Either::Left((answer, _)) => answer,
+            futures_util::future::Either::Right(_) => Err(format!("no answer within {} ms", self.timeout_ms)),
+        }
     }
 }
 
@@ -89,6 +108,8 @@ pub trait Platform: Clone + 'static {
     fn learned_limits(&self, project_id: Option<u64>) -> impl Future<Output = CachedLimits>;
     /// Remembers limits the origin answered with for `project_id`.
     fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()>;
+    /// Resolves after `ms` milliseconds.
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
     /// Keeps an envelope the origin could not take under `key`, to be tried again.
     fn spill(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), String>>;
 }

@@ -160,6 +160,11 @@ impl Platform for Fake {
         self.0.borrow_mut().limits.learn(project_id, limits, now);
     }
 
+    /// Never over: the fake origin always answers at once.
+    fn sleep(&self, _ms: u64) -> impl Future<Output = ()> {
+        std::future::pending()
+    }
+
     async fn spill(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
         self.0.borrow_mut().spilled.push((key.to_string(), bytes));
         Ok(())
@@ -250,5 +255,5 @@ fn every_setting_the_core_reads_is_listed() {
     for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "CONFIG_GRACE_SECS"] {
         assert!(listed.contains(&name), "{name}");
     }
-    assert_eq!(listed.len(), 9);
+    assert_eq!(listed.len(), 10);
 }

@@ -29,3 +29,29 @@ fn the_sdk_is_answered_before_the_forward_is(kind: Kind) {
     let envelope = Envelope::parse(&got.body).expect("the forward is an envelope");
     assert_eq!(envelope.headers["event_id"], id);
 }
+
+crate::on_both_edges!(an_origin_too_slow_to_answer_gets_the_envelope_later);
+
+fn an_origin_too_slow_to_answer_gets_the_envelope_later(kind: Kind) {
+    let upstream = Upstream::start_gated(SENTRY_CLI_KEY, 42, allowed_domains(), false);
+    let edge = Edge::start_on(kind, &upstream.url, &[("UPSTREAM_TIMEOUT_SECS", "1")]);
+    let auth = format!("Sentry sentry_key={SENTRY_CLI_KEY}, sentry_version=7");
+    let send = |id: &str| {
+        let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"slow\"}}\n");
+        let url = format!("{}/api/42/envelope/", edge.url);
+        assert_eq!(request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap().status, 200);
+    };
+    let (slow, later) = ("e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1", "e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2");
+    send(slow);
+    // No answer within a second: the edge keeps the envelope instead of waiting on.
+    let line = edge.wait_for_log(&format!("forward of event {slow}"), Duration::from_secs(30));
+    assert!(line.contains("will retry"), "{line}");
+    edge.wait_for_log("kept fwd/", Duration::from_secs(30));
+    upstream.open();
+    send(later); // on Spin, later requests are what retry kept envelopes
+    let ids = |r: &crate::upstream::Received| Envelope::parse(&r.body).ok().map(|e| e.headers["event_id"].clone());
+    wait_for("both events upstream", Duration::from_secs(60), || {
+        let got: Vec<_> = upstream.received.lock().unwrap().iter().filter_map(ids).collect();
+        (got.contains(&slow.into()) && got.contains(&later.into())).then_some(())
+    });
+}
