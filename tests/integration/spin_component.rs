@@ -16,6 +16,7 @@ const EXPECTED_IMPORTS: &[&str] = &[
     "wasi:http/client@0.3.0",
     "wasi:random/random@0.3.0",
     "wasi:clocks/monotonic-clock@0.3.0",
+    "wasi:clocks/types@0.3.0",
     "wasi:random/insecure-seed@0.2.6",
     "wasi:clocks/monotonic-clock@0.2.6",
     "wasi:clocks/wall-clock@0.2.6",
