@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::conformance::{gzip, zlib};
 use crate::harness::{Edge, Kind, Origin};
 
 /// A request as bytes on the wire, and what must come back.
@@ -23,18 +24,6 @@ struct Target<'a> {
     addr: &'a str,
     project: u64,
     key: &'a str,
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 fn brotli(data: &[u8]) -> Vec<u8> {
