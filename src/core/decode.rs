@@ -36,6 +36,11 @@ fn decode_one(coding: &str, input: &[u8], cap: usize) -> Result<Vec<u8>, Reject>
         "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(input), cap),
         "deflate" if looks_like_zlib(input) => read_capped(flate2::read::ZlibDecoder::new(input), cap),
         "deflate" => read_capped(flate2::read::DeflateDecoder::new(input), cap),
+        // RFC 7932 windows are at most 16 MiB; the decoder would also take "large window"
+        // streams (WBITS pattern 0x11, up to 1 GiB) and size its ring buffer from the header.
+        "br" if input.first().is_some_and(|b| b & 0x7f == 0x11) => {
+            Err(Reject::BadEncoding("large-window brotli is not accepted".into()))
+        }
         "br" => read_capped(brotli_decompressor::Decompressor::new(input, 8192), cap),
         "zstd" => {
             let decoder =
@@ -107,6 +112,19 @@ mod tests {
         ];
         assert_eq!(decode_body(Some("zstd"), &frame, 100).unwrap(), b"hello zstd\n");
         assert_eq!(decode_body(Some("zstd"), b"not zstd", 100).unwrap_err().status(), 400);
+    }
+
+    /// Found by `scripts/fuzz 600` (decode target, out of memory): 13 bytes of large-window
+    /// brotli made the decoder allocate a 512 MiB ring buffer, which would end a Workers isolate.
+    #[test]
+    fn regression_large_window_brotli_allocated_512_mib() {
+        let bomb = b"\x11\x1d\x00\x11\x01\x00\xec\x00\x00\x00\x00\x00\x45";
+        let refused = decode_body(Some("br"), bomb, 1 << 20).unwrap_err();
+        assert_eq!(refused.code(), "bad_encoding");
+        // Ordinary brotli still decodes.
+        let mut small = Vec::new();
+        brotli_decompressor::BrotliDecompress(&mut &b"\x0b\x02\x80hello\x03"[..], &mut small).unwrap();
+        assert_eq!(decode_body(Some("br"), b"\x0b\x02\x80hello\x03", 100).unwrap(), small);
     }
 
     #[test]

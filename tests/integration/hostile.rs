@@ -77,6 +77,12 @@ fn catalogue(t: &Target) -> Vec<Bad> {
             detail: Some("exceeds the limit"),
         },
         Bad { name: "gzip inside gzip bomb", wire: encoded("gzip, gzip", gzip(&gzip(&zeros))), status: too_large, detail: Some("exceeds the limit") },
+        Bad {
+            name: "large-window brotli (a 512 MiB ring buffer)",
+            wire: encoded("br", b"\x11\x1d\x00\x11\x01\x00\xec\x00\x00\x00\x00\x00\x45".to_vec()),
+            status: bad,
+            detail: Some("large-window brotli"),
+        },
         Bad { name: "truncated gzip", wire: encoded("gzip", gzip(&event(b"{}"))[..20].to_vec()), status: bad, detail: None },
         Bad { name: "gzip of garbage", wire: encoded("gzip", b"\x1f\x8b\x08\x00garbage garbage".to_vec()), status: bad, detail: None },
         Bad { name: "twenty stacked codings", wire: encoded(&["gzip"; 20].join(", "), b"x".to_vec()), status: bad, detail: Some("content codings") },
