@@ -4,7 +4,6 @@
 //! cron sweeper) and hands each request to the shared [`edge`] flow. No decisions are made here.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -17,7 +16,7 @@ use worker::{
 };
 
 use crate::core::config::{CachePolicy, ConfigCache, Lookup, ProjectState};
-use crate::core::limit::{try_consume, Check};
+use crate::core::limit::{Check, Tally};
 use crate::core::quota::{CachedLimits, RateLimit};
 use crate::core::{self as picket};
 use crate::edge::{self, Platform, Redelivery, Reply};
@@ -255,40 +254,39 @@ impl Platform for Workers {
     }
 }
 
-/// Counts quota usage for one quota and scope value; the core's rule decides.
+/// Counts quota usage for one quota and scope value; the core's rule decides. It keeps one
+/// tally (the current window and its use), so storage holds one key whatever the age.
 #[durable_object]
 pub struct QuotaCounter {
     state: State,
-    /// Used quantity per window end, mirrored in storage.
-    used: RefCell<HashMap<u64, u64>>,
+    /// The stored tally, once read; `None` inside means nothing counted yet.
+    tally: RefCell<Option<Option<Tally>>>,
 }
 
 impl DurableObject for QuotaCounter {
     fn new(state: State, _env: Env) -> Self {
-        QuotaCounter { state, used: RefCell::new(HashMap::new()) }
+        QuotaCounter { state, tally: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let check: Check = req.json().await?;
-        let key = format!("w{}", check.window_end);
-        if !self.used.borrow().contains_key(&check.window_end) {
-            let stored = self.state.storage().get::<u64>(&key).await?.unwrap_or(0);
-            self.used.borrow_mut().entry(check.window_end).or_insert(stored);
+        if self.tally.borrow().is_none() {
+            let stored = self.state.storage().get::<Tally>(TALLY).await?;
+            self.tally.borrow_mut().get_or_insert(stored);
         }
         // Read, decide and write without an await in between: one request at a time counts.
-        let used = self.used.borrow().get(&check.window_end).copied().unwrap_or(0);
-        let Some(total) = try_consume(used, check.quantity, check.limit) else {
-            return Response::from_json(&json!({ "allowed": false, "used": used }));
+        let current = self.tally.borrow().flatten();
+        let Some(next) = Tally::consume(current, &check) else {
+            return Response::from_json(&json!({ "allowed": false, "used": current.map_or(0, |t| t.used) }));
         };
-        {
-            let mut map = self.used.borrow_mut();
-            map.insert(check.window_end, total);
-            map.retain(|end, _| *end >= check.window_end);
-        }
-        self.state.storage().put(&key, total).await?;
-        Response::from_json(&json!({ "allowed": true, "used": total }))
+        *self.tally.borrow_mut() = Some(Some(next));
+        self.state.storage().put(TALLY, next).await?;
+        Response::from_json(&json!({ "allowed": true, "used": next.used }))
     }
 }
+
+/// The Durable Object storage key of a counter's tally.
+const TALLY: &str = "tally";
 
 /// POSTs and returns the status, the response headers and the body.
 async fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> worker::Result<Reply> {

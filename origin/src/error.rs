@@ -12,6 +12,8 @@ pub enum ApiError {
     /// Absent, or not visible to this token's organization.
     NotFound,
     BadRequest(String),
+    /// A body over what the endpoint takes.
+    TooLarge,
     /// An edge-only endpoint without a relay signature.
     Unsigned,
     /// A relay signature that is malformed, wrong, stale or replayed.
@@ -34,6 +36,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token".to_string()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "The requested resource does not exist".to_string()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large".to_string()),
             ApiError::Unsigned => {
                 (StatusCode::UNAUTHORIZED, "this endpoint takes requests signed by a trusted edge".to_string())
             }
@@ -46,4 +49,14 @@ impl IntoResponse for ApiError {
         };
         (status, Json(json!({ "detail": detail }))).into_response()
     }
+}
+
+/// The body of a request, or the JSON error for one that could not be read (too large, broken).
+pub fn body(
+    read: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    read.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+        _ => ApiError::BadRequest(rejection.body_text()),
+    })
 }

@@ -2,6 +2,7 @@
 //! the outcomes edges report.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
@@ -19,8 +20,9 @@ const MAX_KEYS: usize = config::BATCH_SIZE;
 pub async fn project_configs(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let body = crate::error::body(body)?;
     signed::require(&state, &headers, &body).await?;
     let keys = config::parse_request(&body).map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
     if keys.len() > MAX_KEYS {
@@ -36,7 +38,12 @@ pub async fn project_configs(
 }
 
 /// `POST /api/0/relays/outcomes/`: dropped data reported by edges, in Relay's shape.
-pub async fn outcomes(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn outcomes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = crate::error::body(body)?;
     signed::require(&state, &headers, &body).await?;
     let outcomes = picket::core::outcome::parse_outcomes_body(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid outcomes: {e}")))?;
