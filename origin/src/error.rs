@@ -50,13 +50,3 @@ impl IntoResponse for ApiError {
         (status, Json(json!({ "detail": detail }))).into_response()
     }
 }
-
-/// The body of a request, or the JSON error for one that could not be read (too large, broken).
-pub fn body(
-    read: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<axum::body::Bytes, ApiError> {
-    read.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-        _ => ApiError::BadRequest(rejection.body_text()),
-    })
-}

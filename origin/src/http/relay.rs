@@ -1,29 +1,20 @@
 //! The relay API, for trusted edges only (signed requests): project states by public key, and
 //! the outcomes edges report.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use picket::core::config;
 use serde_json::Value;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::signed;
+use crate::http::signed::FromEdge;
 
 /// At most this many keys per request, as Relay batches them.
 const MAX_KEYS: usize = config::BATCH_SIZE;
 
 /// `POST /api/0/relays/projectconfigs/?version=3`.
-pub async fn project_configs(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body = crate::error::body(body)?;
-    signed::require(&state, &headers, &body).await?;
+pub async fn project_configs(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
     let keys = config::parse_request(&body).map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
     if keys.len() > MAX_KEYS {
         return Err(ApiError::BadRequest(format!("at most {MAX_KEYS} public keys per request")));
@@ -38,13 +29,7 @@ pub async fn project_configs(
 }
 
 /// `POST /api/0/relays/outcomes/`: dropped data reported by edges, in Relay's shape.
-pub async fn outcomes(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body = crate::error::body(body)?;
-    signed::require(&state, &headers, &body).await?;
+pub async fn outcomes(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
     let outcomes = picket::core::outcome::parse_outcomes_body(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid outcomes: {e}")))?;
     let now = chrono::Utc::now().timestamp_millis();

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::http::HeaderMap;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode};
 use picket::core::sign::{PublicKey, RELAY_ID_HEADER, SIGNATURE_HEADER};
 
 use crate::app::AppState;
@@ -54,9 +56,22 @@ pub async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resul
     Ok(Some(edge.relay_id))
 }
 
-/// As [`verify`], for endpoints only edges may call.
-pub async fn require(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-    verify(state, headers, body).await?.ok_or(ApiError::Unsigned)
+/// The body of a request only edges may make, read (as JSON errors when it cannot be) and
+/// verified as signed by a trusted edge.
+pub struct FromEdge(pub Bytes);
+
+impl FromRequest<AppState> for FromEdge {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+            _ => ApiError::BadRequest(rejection.body_text()),
+        })?;
+        verify(state, &headers, &body).await?.ok_or(ApiError::Unsigned)?;
+        Ok(FromEdge(body))
+    }
 }
 
 #[cfg(test)]
