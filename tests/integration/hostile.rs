@@ -197,7 +197,7 @@ fn catalogue(t: &Target) -> Vec<Bad> {
 /// Sends `wire` and reads the answer: status and everything after the status line. A server
 /// that answers but keeps the connection open for a body that never comes (content-length
 /// larger than what was sent) has answered once a quiet second follows its response.
-fn send_raw(addr: &str, wire: &[u8]) -> Result<(u16, String), String> {
+pub fn send_raw(addr: &str, wire: &[u8]) -> Result<(u16, String), String> {
     let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
     // A server may answer and close before it has read everything: that is allowed. The write

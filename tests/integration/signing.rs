@@ -79,9 +79,14 @@ fn unsigned_forged_stale_replayed_and_untrusted_requests_are_refused() {
         Identity { relay_id: "5e1f3c2a-0000-4000-8000-00000000beef".into(), key: SecretKey::from_seed([5; 32]) };
     let [(_, id), (_, sig)] = stranger.headers(body, now_ms(), 5);
     refused(&post_signed(&origin, CONFIGS, body, &id, &sig), 403, "not trusted");
-    // Regression: a body over axum's 2 MB default got a plain-text 413, not JSON.
-    let huge = request("POST", &format!("{}{CONFIGS}", origin.url), &[], &vec![b' '; 3 << 20]).unwrap();
-    refused(&huge, 413, "too large");
+    // Regression: a body over axum's 2 MB default got a plain-text 413, not JSON. Sent raw: the
+    // origin may answer before it has read it all.
+    let head =
+        format!("POST {CONFIGS} HTTP/1.1\r\nhost: o\r\nconnection: close\r\ncontent-length: {}\r\n\r\n", 3 << 20);
+    let wire = [head.into_bytes(), vec![b' '; 3 << 20]].concat();
+    let (status, text) = crate::hostile::send_raw(origin.addr(), &wire).unwrap();
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("\"detail\"") && text.contains("too large"), "{text}");
     // A forwarded envelope with a bad signature is refused, not taken as an SDK's.
     let envelope =
         b"{\"event_id\":\"abababababababababababababababab\"}\n{\"type\":\"event\"}\n{\"message\":\"forged\"}\n";
