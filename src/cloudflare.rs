@@ -168,31 +168,21 @@ impl Platform for Workers {
         worker::console_error!("{line}");
     }
 
-    fn post(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> impl Future<Output = Result<Reply, String>> {
-        let (url, headers) = (url.to_string(), headers.to_vec());
-        async move { post(&url, &headers, body).await.map_err(|e| e.to_string()) }
+    async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<Reply, String> {
+        post(url, headers, body).await.map_err(|e| e.to_string())
     }
 
     /// Asks the Durable Object that owns `check.shard` to count `check.quantity`.
-    fn count(&self, check: &Check) -> impl Future<Output = Result<bool, String>> {
-        let (env, check) = (self.env.clone(), check.clone());
-        async move {
-            let ask = async {
-                let stub = env.durable_object("QUOTAS")?.id_from_name(&check.shard)?.get_stub()?;
-                let mut init = RequestInit::new();
-                init.with_method(Method::Post).with_body(Some(serde_json::to_string(&check)?.into()));
-                let mut response =
-                    stub.fetch_with_request(Request::new_with_init("https://quota/consume", &init)?).await?;
-                let answer: serde_json::Value = response.json().await?;
-                worker::Result::Ok(answer["allowed"].as_bool().unwrap_or(true))
-            };
-            ask.await.map_err(|e: worker::Error| e.to_string())
-        }
+    async fn count(&self, check: &Check) -> Result<bool, String> {
+        let ask = async {
+            let stub = self.env.durable_object("QUOTAS")?.id_from_name(&check.shard)?.get_stub()?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post).with_body(Some(serde_json::to_string(check)?.into()));
+            let mut response = stub.fetch_with_request(Request::new_with_init("https://quota/consume", &init)?).await?;
+            let answer: serde_json::Value = response.json().await?;
+            worker::Result::Ok(answer["allowed"].as_bool().unwrap_or(true))
+        };
+        ask.await.map_err(|e: worker::Error| e.to_string())
     }
 
     fn after_response(&self, work: impl Future<Output = ()> + 'static) {
@@ -208,16 +198,11 @@ impl Platform for Workers {
         std::future::ready(lookup)
     }
 
-    fn keys_to_fetch(&self, key: &str, _policy: &CachePolicy, now_ms: u64) -> Vec<String> {
+    fn keys_to_fetch(&self, key: &str, now_ms: u64) -> Vec<String> {
         CONFIGS.with(|c| c.borrow().batch(key, now_ms))
     }
 
-    fn remember_states(
-        &self,
-        states: Vec<(String, Option<ProjectState>)>,
-        _policy: &CachePolicy,
-        now_ms: u64,
-    ) -> impl Future<Output = ()> {
+    fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) -> impl Future<Output = ()> {
         CONFIGS.with(|c| {
             let mut cache = c.borrow_mut();
             for (key, state) in states {
@@ -289,13 +274,13 @@ impl DurableObject for QuotaCounter {
 const TALLY: &str = "tally";
 
 /// POSTs and returns the status, the response headers and the body.
-async fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> worker::Result<Reply> {
+async fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> worker::Result<Reply> {
     let h = worker::Headers::new();
     for (name, value) in headers {
         h.set(name, value)?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(h).with_body(Some(Uint8Array::from(body.as_slice()).into()));
+    init.with_method(Method::Post).with_headers(h).with_body(Some(Uint8Array::from(body).into()));
     let mut response = Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
     let headers = response.headers().entries().collect();
     Ok((response.status_code(), headers, response.bytes().await?))

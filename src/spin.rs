@@ -50,7 +50,7 @@ async fn handle(req: Request) -> Answer {
             Ok(frame) => bytes.extend_from_slice(frame.data_ref().map_or(&[][..], |d| d.as_ref())),
             Err(e) => return answer(Reject::IncompleteBody(format!("{e:?}")).response()),
         }
-        if let Err(reject) = limits.admit_read(bytes.len()) {
+        if let Err(reject) = limits.admit_read(bytes.len() as u64) {
             return answer(reject.response());
         }
     }
@@ -165,28 +165,21 @@ impl Platform for Spin {
         eprintln!("{line}");
     }
 
-    fn post(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> impl Future<Output = Result<Reply, String>> {
+    async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<Reply, String> {
         let mut request = Request::<()>::post(url);
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string());
-        async move {
-            let response = spin_sdk::http::send(request?).await.map_err(|e| format!("{e:?}"))?;
-            let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            let body = response.into_body().bytes().await.map_err(|e| format!("{e:?}"))?;
-            Ok((status, headers, body.to_vec()))
-        }
+        let request = request.body(Full::new(Bytes::copy_from_slice(body))).map_err(|e| e.to_string())?;
+        let response = spin_sdk::http::send(request).await.map_err(|e| format!("{e:?}"))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = response.into_body().bytes().await.map_err(|e| format!("{e:?}"))?;
+        Ok((status, headers, body.to_vec()))
     }
 
     /// Read-decide-swap on the shard's tally with `wasi:keyvalue/atomics` compare-and-swap:
@@ -220,31 +213,23 @@ impl Platform for Spin {
         spin_sdk::wasip3::spawn(work);
     }
 
-    fn cached_state(&self, key: &str, policy: &CachePolicy, now_ms: u64) -> impl Future<Output = Lookup> {
-        let (key, policy) = (format!("config:{key}"), *policy);
-        async move { get_json::<Entry>(&key).await.map_or(Lookup::Miss, |entry| entry.lookup(&policy, now_ms)) }
+    async fn cached_state(&self, key: &str, policy: &CachePolicy, now_ms: u64) -> Lookup {
+        let entry = get_json::<Entry>(&format!("config:{key}")).await;
+        entry.map_or(Lookup::Miss, |entry| entry.lookup(policy, now_ms))
     }
 
     /// One key per fetch: an instance sees no other cached keys to refresh along with it.
-    fn keys_to_fetch(&self, key: &str, _policy: &CachePolicy, _now_ms: u64) -> Vec<String> {
+    fn keys_to_fetch(&self, key: &str, _now_ms: u64) -> Vec<String> {
         vec![key.to_string()]
     }
 
     /// Keeps known projects only: caching unknown keys would let anyone fill the store.
-    fn remember_states(
-        &self,
-        states: Vec<(String, Option<ProjectState>)>,
-        _policy: &CachePolicy,
-        now_ms: u64,
-    ) -> impl Future<Output = ()> {
-        let platform = self.clone();
-        async move {
-            for (key, state) in states {
-                let Some(state) = state else { continue };
-                let entry = Entry { state: Some(state.into()), fetched_ms: now_ms };
-                if let Err(e) = set_json(&format!("config:{key}"), &entry).await {
-                    platform.log(&format!("picket: caching the config of {key} failed: {e}"));
-                }
+    async fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) {
+        for (key, state) in states {
+            let Some(state) = state else { continue };
+            let entry = Entry { state: Some(state.into()), fetched_ms: now_ms };
+            if let Err(e) = set_json(&format!("config:{key}"), &entry).await {
+                self.log(&format!("picket: caching the config of {key} failed: {e}"));
             }
         }
     }
@@ -268,15 +253,12 @@ impl Platform for Spin {
         store.set(KEPT_MARKER, b"1").await.map_err(|e| format!("{e:?}"))
     }
 
-    fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) -> impl Future<Output = ()> {
-        let platform = self.clone();
-        async move {
-            let key = format!("limits:{project_id}");
-            let mut cached: CachedLimits = get_json(&key).await.unwrap_or_default();
-            cached.learn(project_id, limits, now);
-            if let Err(e) = set_json(&key, &cached).await {
-                platform.log(&format!("picket: keeping the origin's limits failed: {e}"));
-            }
+    async fn learn_limits(&self, project_id: u64, limits: Vec<RateLimit>, now: u64) {
+        let key = format!("limits:{project_id}");
+        let mut cached: CachedLimits = get_json(&key).await.unwrap_or_default();
+        cached.learn(project_id, limits, now);
+        if let Err(e) = set_json(&key, &cached).await {
+            self.log(&format!("picket: keeping the origin's limits failed: {e}"));
         }
     }
 }

@@ -88,8 +88,7 @@ impl Envelope {
         Envelope { headers, items: Vec::new() }
     }
 
-    /// Parses the envelope wire format.
-    /// Parses an envelope of at most [`MAX_ITEMS`] items.
+    /// Parses the envelope wire format: at most [`MAX_ITEMS`] items.
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
         let (header_line, mut rest) = split_line(bytes);
         let headers = parse_header_object(header_line, "envelope header")?;

@@ -19,8 +19,8 @@ pub struct Check {
     pub limit: u64,
 }
 
-/// What a counter keeps per shard where a store holds one value per key (Spin): the window
-/// it counts and the quantity used in it.
+/// What a counter keeps per shard (a Durable Object's storage, Spin's key-value store): the
+/// window it counts and the quantity used in it, one value whatever the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub window_end: u64,

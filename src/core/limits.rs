@@ -69,18 +69,13 @@ impl Limits {
     /// Refuses a body by its declared `Content-Length` before anyone reads it: a compressed
     /// body larger than the decoded limit cannot be valid.
     pub fn admit(&self, content_length: Option<&str>) -> Result<(), Reject> {
-        match content_length.and_then(|v| v.trim().parse::<u64>().ok()) {
-            Some(n) if n > self.max_envelope_size as u64 => {
-                Err(Reject::TooLarge { what: Oversized::Body, limit: self.max_envelope_size })
-            }
-            _ => Ok(()),
-        }
+        content_length.and_then(|v| v.trim().parse::<u64>().ok()).map_or(Ok(()), |n| self.admit_read(n))
     }
 
     /// Refuses a body without a declared length once `read` bytes of it exceed the same cap,
     /// so a shell reading a chunked body stops early instead of buffering it all.
-    pub fn admit_read(&self, read: usize) -> Result<(), Reject> {
-        if read > self.max_envelope_size {
+    pub fn admit_read(&self, read: u64) -> Result<(), Reject> {
+        if read > self.max_envelope_size as u64 {
             return Err(Reject::TooLarge { what: Oversized::Body, limit: self.max_envelope_size });
         }
         Ok(())

@@ -53,11 +53,10 @@ impl Upstream {
         p: &P,
         path: &str,
         headers: &[(String, String)],
-        body: Vec<u8>,
+        body: &[u8],
     ) -> Result<Reply, String> {
         let mut headers = headers.to_vec();
-        let nonce = p.random_id().map(|id| u64::from_le_bytes(id[..8].try_into().expect("8 of 16 bytes")))?;
-        headers.extend(self.identity.headers(&body, p.now_ms(), nonce));
+        headers.extend(self.identity.headers(body, p.now_ms(), random_u64(p)?));
         let url = format!("{}{path}", self.origin);
         let post = std::pin::pin!(p.post(&url, &headers, body));
         let late = std::pin::pin!(p.sleep(self.timeout_ms));
@@ -66,6 +65,11 @@ impl Upstream {
             futures_util::future::Either::Right(_) => Err(format!("no answer within {} ms", self.timeout_ms)),
         }
     }
+}
+
+/// Eight bytes of the platform's randomness as a number.
+fn random_u64<P: Platform>(p: &P) -> Result<u64, String> {
+    p.random_id().map(|id| u64::from_le_bytes(id[..8].try_into().expect("8 of 16 bytes")))
 }
 
 /// An upstream answer: status, headers, body.
@@ -83,12 +87,8 @@ pub trait Platform: Clone + 'static {
     /// Writes one line to the platform's error log.
     fn log(&self, line: &str);
     /// POSTs `body` and returns the upstream's answer.
-    fn post(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> impl Future<Output = Result<Reply, String>>;
+    fn post(&self, url: &str, headers: &[(String, String)], body: &[u8])
+        -> impl Future<Output = Result<Reply, String>>;
     /// Counts `check` on its shard: whether it fitted.
     fn count(&self, check: &Check) -> impl Future<Output = Result<bool, String>>;
     /// Runs `work` after the SDK has its answer.
@@ -96,14 +96,9 @@ pub trait Platform: Clone + 'static {
     /// The cached project state for `key`.
     fn cached_state(&self, key: &str, policy: &CachePolicy, now_ms: u64) -> impl Future<Output = Lookup>;
     /// The keys to fetch along with `key` (due refreshes of other cached keys, `key` first).
-    fn keys_to_fetch(&self, key: &str, policy: &CachePolicy, now_ms: u64) -> Vec<String>;
+    fn keys_to_fetch(&self, key: &str, now_ms: u64) -> Vec<String>;
     /// Caches the origin's answers.
-    fn remember_states(
-        &self,
-        states: Vec<(String, Option<ProjectState>)>,
-        policy: &CachePolicy,
-        now_ms: u64,
-    ) -> impl Future<Output = ()>;
+    fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) -> impl Future<Output = ()>;
     /// The limits learned from the origin's 429s that may apply to `project_id`.
     fn learned_limits(&self, project_id: Option<u64>) -> impl Future<Output = CachedLimits>;
     /// Remembers limits the origin answered with for `project_id`.
@@ -151,13 +146,13 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
         Lookup::Stale(state) => {
             let (platform, origin, key) = (p.clone(), origin.clone(), key.clone());
             p.after_response(async move {
-                if let Err(e) = fetch_state(&platform, &origin, &key, &policy).await {
+                if let Err(e) = fetch_state(&platform, &origin, &key).await {
                     platform.log(&format!("picket: project config refresh failed: {e}"));
                 }
             });
             Some(state)
         }
-        Lookup::Miss => fetch_state(p, &origin, &key, &policy).await.map_err(|e| {
+        Lookup::Miss => fetch_state(p, &origin, &key).await.map_err(|e| {
             p.log(&format!("picket: project config fetch failed: {e}"));
             Reject::ConfigUnavailable.response()
         })?,
@@ -193,24 +188,19 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
 
 /// Asks the origin for the key's project state (with the other keys that are due, in one
 /// request) and caches the answers.
-async fn fetch_state<P: Platform>(
-    p: &P,
-    origin: &Upstream,
-    key: &str,
-    policy: &CachePolicy,
-) -> Result<Option<Arc<ProjectState>>, String> {
+async fn fetch_state<P: Platform>(p: &P, origin: &Upstream, key: &str) -> Result<Option<Arc<ProjectState>>, String> {
     let path = "/api/0/relays/projectconfigs/?version=3";
-    let keys = p.keys_to_fetch(key, policy, p.now_ms());
+    let keys = p.keys_to_fetch(key, p.now_ms());
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let headers = [("content-type".to_string(), "application/json".to_string())];
-    let (status, _, body) = origin.post(p, path, &headers, config::request_body(&keys)).await?;
+    let (status, _, body) = origin.post(p, path, &headers, &config::request_body(&keys)).await?;
     if !(200..300).contains(&status) {
         return Err(format!("origin answered {status}"));
     }
     let result = config::parse_response(&keys, &body)?;
     let now = p.now_ms();
     let mine = result.resolved.iter().find(|(k, _)| k == key).map(|(_, state)| state.clone().map(Arc::new));
-    p.remember_states(result.resolved, policy, now).await;
+    p.remember_states(result.resolved, now).await;
     mine.ok_or_else(|| "the origin has the project state pending".to_string())
 }
 
@@ -219,7 +209,7 @@ async fn send_outcomes<P: Platform>(p: P, origin: Arc<Upstream>, outcomes: Vec<O
     let timestamp = iso8601(p.now_ms());
     let body = serde_json::to_vec(&outcomes_body(&outcomes, &scoping, &timestamp)).unwrap_or_default();
     let headers = [("content-type".to_string(), "application/json".to_string())];
-    match origin.post(&p, "/api/0/relays/outcomes/", &headers, body).await {
+    match origin.post(&p, "/api/0/relays/outcomes/", &headers, &body).await {
         Ok((status, _, _)) if (200..300).contains(&status) => {}
         other => p.log(&format!(
             "picket: {} outcomes not delivered to the origin ({:?})",
@@ -236,8 +226,7 @@ async fn forward<P: Platform>(p: P, origin: Arc<Upstream>, fwd: Forward) {
         return;
     }
     let spilled = Spilled { forward: fwd, failed_ms: p.now_ms() };
-    let random = p.random_id().map(|id| u64::from_le_bytes(id[8..].try_into().expect("8 of 16 bytes"))).unwrap_or(0);
-    let key = spilled.key(random);
+    let key = spilled.key(random_u64(&p).unwrap_or(0));
     match p.spill(&key, spilled.encode()).await {
         Ok(()) => p.log(&format!("picket: kept {key} to retry")),
         Err(e) => p.log(&format!("picket: keeping {key} failed: {e}; envelope dropped")),
@@ -279,7 +268,7 @@ pub async fn redeliver<P: Platform>(p: &P, stored: &[u8]) -> Redelivery {
 /// failure with its typed outcome.
 async fn deliver<P: Platform>(p: &P, origin: &Upstream, fwd: &Forward) -> ForwardOutcome {
     let id = fwd.event_id.map(|id| id.simple()).unwrap_or_default();
-    let answer = origin.post(p, &fwd.path(), &fwd.headers, fwd.body.clone()).await.ok();
+    let answer = origin.post(p, &fwd.path(), &fwd.headers, &fwd.body).await.ok();
     let status = answer.as_ref().map(|(status, _, _)| *status);
     if let Some((429, headers, _)) = &answer {
         // The origin is limiting this project: remember it and refuse here until it ends.

@@ -101,13 +101,13 @@ impl Platform for Fake {
         self.0.borrow_mut().logs.push(line.to_string());
     }
 
-    async fn post(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<Reply, String> {
+    async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<Reply, String> {
         // Every request to the origin carries the edge's id and a signature of its body.
         let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         let public = crate::core::sign::SecretKey::from_seed([9; 32]).public();
         assert_eq!(find("x-sentry-relay-id"), Some("8a2c6f4e-7d1b-4c3a-9e5f-0b1d2c3e4f5a"));
         let signature = find("x-sentry-relay-signature").expect("signed");
-        assert_eq!(public.verify(&body, signature, self.now_ms(), 300), Ok(self.now_ms()), "{url}");
+        assert_eq!(public.verify(body, signature, self.now_ms(), 300), Ok(self.now_ms()), "{url}");
         let mut world = self.0.borrow_mut();
         world.posts.push(url.to_string());
         if world.origin_down {
@@ -142,11 +142,11 @@ impl Platform for Fake {
         world.configs.lookup(key, now_ms)
     }
 
-    fn keys_to_fetch(&self, key: &str, _policy: &CachePolicy, now_ms: u64) -> Vec<String> {
+    fn keys_to_fetch(&self, key: &str, now_ms: u64) -> Vec<String> {
         self.0.borrow().configs.batch(key, now_ms)
     }
 
-    async fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, _: &CachePolicy, now_ms: u64) {
+    async fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) {
         for (key, state) in states {
             self.0.borrow_mut().configs.insert(&key, state, now_ms);
         }

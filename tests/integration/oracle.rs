@@ -13,7 +13,8 @@ fn cases() -> Value {
     serde_json::from_slice(&std::fs::read(data("oracle/cases.json")).unwrap()).unwrap()
 }
 
-fn run(mut cmd: Command, input: &Value) -> Value {
+/// Runs `cmd` with `input` as JSON on stdin; its stdout parsed as JSON.
+pub fn run(mut cmd: Command, input: &Value) -> Value {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();

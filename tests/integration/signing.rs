@@ -30,18 +30,9 @@ fn refused(reply: &Reply, status: u16, detail: &str) {
 }
 
 fn relay_oracle(input: Value) -> Value {
-    let python = root().join(".tools/venv/bin/python");
-    let mut child = Command::new(python)
-        .arg(root().join("tests/clients/relay_sign.py"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut python = Command::new(root().join(".tools/venv/bin/python"));
+    python.arg(root().join("tests/clients/relay_sign.py"));
+    crate::oracle::run(python, &input)
 }
 
 #[test]

@@ -19,19 +19,29 @@ pub const MAX_AGE_SECS: u64 = 300;
 /// memory, since their age alone refuses them.
 #[derive(Default)]
 pub struct Replays {
-    seen: Mutex<HashMap<String, u64>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// Signature → when it was signed (Unix ms).
+    at: HashMap<String, u64>,
+    /// Expired signatures are swept when the set reaches this size, which is then set to twice
+    /// what is left: each insert costs O(1) amortized, however busy the edges are.
+    sweep_at: usize,
 }
 
 impl Replays {
     /// Records `signature` (signed at `signed_ms`); false if it was seen before.
     fn first_use(&self, signature: &str, signed_ms: u64, now_ms: u64) -> bool {
         let mut seen = self.seen.lock().expect("the replay set is never poisoned");
-        let horizon =
-            now_ms.saturating_sub(MAX_AGE_SECS * 1000 + picket::core::sign::MAX_CLOCK_SKEW_SECS as u64 * 1000);
-        if seen.len() > 1024 {
-            seen.retain(|_, at| *at >= horizon);
+        if seen.at.len() >= seen.sweep_at {
+            let horizon =
+                now_ms.saturating_sub(MAX_AGE_SECS * 1000 + picket::core::sign::MAX_CLOCK_SKEW_SECS as u64 * 1000);
+            seen.at.retain(|_, at| *at >= horizon);
+            seen.sweep_at = (seen.at.len() * 2).max(1024);
         }
-        seen.insert(signature.to_string(), signed_ms).is_none()
+        seen.at.insert(signature.to_string(), signed_ms).is_none()
     }
 }
 
