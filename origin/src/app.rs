@@ -27,6 +27,9 @@ pub struct AppState {
     pub replays: Arc<Replays>,
     /// How long a request body may take to arrive.
     pub body_timeout: std::time::Duration,
+    /// Proxies in front of the origin whose `X-Forwarded-For` entries are believed for direct
+    /// (unsigned) traffic; 0 believes only the socket's peer.
+    pub trusted_proxies: usize,
 }
 
 /// Builds the origin's router over `state`.

@@ -52,6 +52,11 @@ enum Command {
         /// A request body must arrive within this many seconds (else 408).
         #[arg(long, default_value_t = 30, env = "PICKET_BODY_TIMEOUT_SECS")]
         body_timeout_secs: u64,
+        /// Proxies in front of the origin that append the client's address to X-Forwarded-For
+        /// (believed for direct SDK traffic; signed edges name the client themselves). 0 believes
+        /// only the connecting address.
+        #[arg(long, default_value_t = 0, env = "PICKET_TRUSTED_PROXIES", value_parser = clap::value_parser!(u8).range(0..=16))]
+        trusted_proxies: u8,
     },
     /// Manage organizations.
     Org {
@@ -194,10 +199,11 @@ enum EdgeAction {
     List,
 }
 
-/// How long shutdown and request bodies may take.
+/// How long shutdown and request bodies may take, and whom the origin believes about clients.
 struct Times {
     drain: std::time::Duration,
     body: std::time::Duration,
+    trusted_proxies: usize,
 }
 
 fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
@@ -214,10 +220,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let store = open_store(&cli.data_dir)?;
     let output = match cli.command {
-        Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs, body_timeout_secs } => {
+        Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs, body_timeout_secs, trusted_proxies } => {
             let times = Times {
                 drain: std::time::Duration::from_secs(drain_secs),
                 body: std::time::Duration::from_secs(body_timeout_secs),
+                trusted_proxies: trusted_proxies.into(),
             };
             return serve(store, &cli.data_dir, bind, (&org, &project), dsn_url, max_pending, times).await;
         }
@@ -292,6 +299,7 @@ async fn serve(
         counters: Default::default(),
         replays: Default::default(),
         body_timeout: times.body,
+        trusted_proxies: times.trusted_proxies,
     };
     let listener = TcpListener::bind(bind).await?;
     // Tests and scripts read this line to learn the port.

@@ -69,6 +69,12 @@ impl Forward {
     pub fn path(&self) -> String {
         format!("/api/{}/envelope/", self.project_id)
     }
+
+    /// The DSN key the forward is sent under (its `X-Sentry-Auth`).
+    pub fn public_key(&self) -> Option<String> {
+        let (_, value) = self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("x-sentry-auth"))?;
+        auth::parse_auth_header(value, Source::SentryAuthHeader).ok().map(|a| a.public_key)
+    }
 }
 
 /// Step one: everything that needs no project state. `fresh_id` is used only when an event
@@ -115,7 +121,7 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
         None if envelope.items.iter().any(|i| i.requires_event()) => envelope.set_event_id(fresh_id),
         None => {}
     }
-    let client_ip = forwarded_for(req).or(req.client_ip).map(str::to_string);
+    let client_ip = req.client_ip.map(str::to_string);
     let origin = cors::request_origin(req.headers);
     Ok(Step::NeedState(Prepared { route, auth, envelope, client_ip, origin, is_get }))
 }
@@ -159,12 +165,6 @@ fn resolve_auth(request_auth: Option<Auth>, envelope: &Envelope, path_project: O
         }
         (None, None) => Err(Reject::MissingAuth),
     }
-}
-
-/// The first address of `X-Forwarded-For`, as the nearest trusted proxy reports the client.
-fn forwarded_for<'a>(req: &Request<'a>) -> Option<&'a str> {
-    let first = req.headers.get("x-forwarded-for")?.split(',').next()?.trim();
-    (!first.is_empty()).then_some(first)
 }
 
 /// What the SDK hears for an accepted request, per endpoint, as Relay answers.

@@ -18,7 +18,7 @@ use crate::core::{self as picket, Reject, Request, Response, Step};
 /// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
 /// variables take the lower-case form).
 pub fn settings() -> impl Iterator<Item = &'static str> {
-    ["ORIGIN_URL", "UPSTREAM_TIMEOUT_SECS"]
+    ["ORIGIN_URL", "UPSTREAM_TIMEOUT_SECS", "TRUSTED_PROXIES"]
         .into_iter()
         .chain(Identity::SETTINGS)
         .chain(Limits::SETTINGS)
@@ -28,6 +28,18 @@ pub fn settings() -> impl Iterator<Item = &'static str> {
 /// How long the origin may take to answer before it counts as unavailable (the envelope is
 /// then kept and retried): `UPSTREAM_TIMEOUT_SECS`.
 pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 10;
+
+/// How many proxies in front of the edge append to `X-Forwarded-For` and are believed:
+/// `TRUSTED_PROXIES`, 0 unless a deployment says otherwise (the platform's own address of the
+/// client is then all the edge believes).
+fn trusted_proxies<P: Platform>(p: &P) -> Result<usize, String> {
+    let get = |name: &str| p.setting(name);
+    let hops =
+        crate::core::limits::setting(&get, "TRUSTED_PROXIES", "a whole number of proxies, 0 to 16", |n: usize| {
+            n <= 16
+        })?;
+    Ok(hops.unwrap_or(0))
+}
 
 /// Where the edge sends, and who it says it is: every request to the origin is signed.
 struct Upstream {
@@ -134,6 +146,11 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
     let origin = Arc::new(Upstream::from_settings(p).map_err(misconfigured)?);
     let policy = CachePolicy::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
     let id = p.random_id().map_err(|e| misconfigured(format!("no randomness: {e}")))?;
+    // The shell's `client_ip` is the platform's word; a client's X-Forwarded-For counts only
+    // behind proxies the deployment names.
+    let client_ip =
+        picket::http::client_address(request.client_ip, request.headers, trusted_proxies(p).map_err(misconfigured)?);
+    let request = &Request { client_ip: client_ip.as_deref(), ..*request };
     let prepared = match picket::prepare(request, limits, picket::EventId::from_bytes(id)) {
         Ok(Step::Respond(response)) => return Ok(response),
         Ok(Step::NeedState(prepared)) => prepared,
@@ -277,6 +294,13 @@ async fn deliver<P: Platform>(p: &P, origin: &Upstream, fwd: &Forward) -> Forwar
         let value = find("x-sentry-rate-limits").or_else(|| find("retry-after").map(|v| format!("{v}::organization")));
         if let Some(value) = value {
             p.learn_limits(fwd.project_id, quota::parse_header(&value, now), now).await;
+        }
+    }
+    if let (Some(401 | 403), Some(key)) = (status, fwd.public_key()) {
+        // The origin refused the key or its project (disabled, revoked, moved): learn its state
+        // now rather than when the cached one expires, so later requests are refused here.
+        if let Err(e) = fetch_state(p, origin, &key).await {
+            p.log(&format!("picket: project config refresh after a refused forward failed: {e}"));
         }
     }
     let outcome = ForwardOutcome::from_status(status);

@@ -24,6 +24,10 @@ struct World {
     forward_answer: (u16, Vec<(String, String)>),
     origin_down: bool,
     counter_down: bool,
+    /// Whether the origin's project config says the key is disabled.
+    key_disabled: bool,
+    /// `X-Forwarded-For` of each forward.
+    forwarded_for: Vec<Option<String>>,
     posts: Vec<String>,
     deferred: Vec<Pin<Box<dyn Future<Output = ()>>>>,
     configs: ConfigCache,
@@ -56,7 +60,11 @@ impl Fake {
     }
 
     fn send(&self, id: &str) -> Response {
-        let mut headers = Headers::new();
+        self.send_with(id, &[])
+    }
+
+    fn send_with(&self, id: &str, extra: &[(&str, &str)]) -> Response {
+        let mut headers: Headers = extra.iter().copied().collect();
         headers.push("x-sentry-auth", format!("Sentry sentry_key={KEY}, sentry_version=7"));
         let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\"}}\n");
         let request = Request {
@@ -116,11 +124,12 @@ impl Platform for Fake {
         if url.contains("projectconfigs") {
             let state = json!({
                 "projectId": 42, "organizationId": 1,
-                "publicKeys": [{ "publicKey": KEY, "numericId": 1, "isEnabled": true }],
+                "publicKeys": [{ "publicKey": KEY, "numericId": 1, "isEnabled": !world.key_disabled }],
                 "config": { "quotas": world.quotas },
             });
             return Ok((200, Vec::new(), json!({ "configs": { KEY: state } }).to_string().into_bytes()));
         }
+        world.forwarded_for.push(find("x-forwarded-for").map(str::to_string));
         let (status, headers) = world.forward_answer.clone();
         Ok((status, headers, b"{}".to_vec()))
     }
@@ -243,6 +252,45 @@ fn a_missing_origin_url_is_a_500_naming_it() {
 }
 
 #[test]
+fn a_clients_x_forwarded_for_is_believed_only_behind_trusted_proxies() {
+    let fake = Fake::new();
+    let claims = [("x-forwarded-for", "198.51.100.7, 203.0.113.5")];
+    assert_eq!(fake.send_with("a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6", &claims).status, 200);
+    fake.after();
+    fake.0.borrow_mut().settings.insert("TRUSTED_PROXIES", "1".into());
+    assert_eq!(fake.send_with("b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6", &claims).status, 200);
+    fake.after();
+    fake.0.borrow_mut().settings.insert("TRUSTED_PROXIES", "17".into());
+    assert_eq!(fake.send_with("c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6", &claims).status, 500, "a bad setting is named");
+    let seen = fake.0.borrow().forwarded_for.clone();
+    assert_eq!(
+        seen,
+        [Some("192.0.2.1".to_string()), Some("203.0.113.5".to_string())],
+        "the platform's address, then the proxy's word"
+    );
+}
+
+#[test]
+fn a_forward_refused_for_its_key_refreshes_the_config_at_once() {
+    let fake = Fake::new();
+    assert_eq!(fake.send("a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7").status, 200);
+    fake.after();
+    // The key is disabled at the origin; this edge's cached config does not know yet.
+    fake.0.borrow_mut().key_disabled = true;
+    fake.0.borrow_mut().forward_answer = (403, Vec::new());
+    assert_eq!(fake.send("b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7").status, 200);
+    fake.after();
+    let configs = fake.posts().iter().filter(|p| p.contains("projectconfigs")).count();
+    assert_eq!(configs, 2, "the refused forward fetched the key's config again");
+    let refused = fake.send("c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7");
+    assert_eq!(refused.status, 403, "{}", String::from_utf8_lossy(&refused.body));
+    fake.after();
+    let forwards = fake.posts().iter().filter(|p| p.ends_with("/envelope/")).count();
+    assert_eq!(forwards, 2, "nothing forwarded for a disabled key");
+    assert!(fake.posts().last().unwrap().ends_with("/relays/outcomes/"), "its drop is reported");
+}
+
+#[test]
 fn iso8601_matches_known_instants() {
     assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
     assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
@@ -252,8 +300,8 @@ fn iso8601_matches_known_instants() {
 #[test]
 fn every_setting_the_core_reads_is_listed() {
     let listed: Vec<&str> = settings().collect();
-    for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "CONFIG_GRACE_SECS"] {
+    for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "CONFIG_GRACE_SECS", "TRUSTED_PROXIES"] {
         assert!(listed.contains(&name), "{name}");
     }
-    assert_eq!(listed.len(), 10);
+    assert_eq!(listed.len(), 11);
 }

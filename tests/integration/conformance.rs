@@ -17,6 +17,8 @@ pub const UNKNOWN_KEY: &str = "ffffffffffffffffffffffffffffffff";
 pub struct Vars {
     pub key: String,
     pub project: u64,
+    /// The client's address as the target's platform reports it.
+    pub peer: &'static str,
 }
 
 /// A request ready to send, with its expectation.
@@ -64,6 +66,7 @@ fn substitute(text: &str, vars: &Vars, id: &str) -> String {
         .replace("{id_hyphenated}", &hyphenated(id))
         .replace("{id}", id)
         .replace("{dsn}", &format!("http://{}@edge.example/{}", vars.key, vars.project))
+        .replace("{peer}", vars.peer)
 }
 
 fn substitute_value(value: &Value, vars: &Vars, id: &str) -> Value {

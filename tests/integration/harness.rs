@@ -255,6 +255,20 @@ impl Origin {
         request("GET", &format!("{}{path}", self.url), &[("authorization", &auth)], b"").expect("origin answers")
     }
 
+    /// A call on the web API with the bootstrap token and a JSON body.
+    pub fn call(&self, method: &str, path: &str, body: &Value) -> Reply {
+        let auth = format!("Bearer {}", self.bootstrap.token);
+        let body = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+        request(method, &format!("{}{path}", self.url), &[("authorization", &auth)], &body).expect("origin answers")
+    }
+
+    /// Runs a management command (`picket-origin --data-dir ... ARGS`) and returns its JSON.
+    pub fn manage(&self, args: &[&str]) -> Value {
+        let out = Command::new(origin_binary()).arg("--data-dir").arg(&self.data_dir).args(args).output().unwrap();
+        assert!(out.status.success(), "picket-origin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// POSTs to the relay API as the edge identity the origin trusts from first start, signed
     /// now with a fresh nonce.
     pub fn relay_post(&self, path: &str, body: &[u8]) -> Reply {

@@ -16,6 +16,7 @@ mod harness;
 mod hostile;
 mod oracle;
 mod quotas;
+mod regression;
 mod signing;
 mod spin_component;
 mod tenancy;

@@ -6,18 +6,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{origin_binary, request, wait_for, Origin};
+use crate::harness::{request, wait_for, Origin};
 
 /// The project configs the origin serves edges for the bootstrap key.
 fn project_config(origin: &Origin) -> Value {
     let body = format!("{{\"publicKeys\":[\"{}\"]}}", origin.bootstrap.public_key);
     origin.relay_post("/api/0/relays/projectconfigs/?version=3", body.as_bytes()).json()
-}
-
-fn manage(origin: &Origin, args: &[&str]) -> Value {
-    let out = Command::new(origin_binary()).arg("--data-dir").arg(origin.data_dir()).args(args).output().unwrap();
-    assert!(out.status.success(), "picket-origin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -36,9 +30,9 @@ fn another_organizations_token_sees_nothing_and_changes_nothing() {
     let issue_id = issue["id"].as_str().unwrap().to_string();
 
     // A second organization, made with the CLI while the server runs.
-    manage(&origin, &["org", "create", "rival"]);
-    let rival_project = manage(&origin, &["project", "create", "rival", "app"]);
-    let rival = manage(&origin, &["token", "create", "rival"])["token"].as_str().unwrap().to_string();
+    origin.manage(&["org", "create", "rival"]);
+    let rival_project = origin.manage(&["project", "create", "rival", "app"]);
+    let rival = origin.manage(&["token", "create", "rival"])["token"].as_str().unwrap().to_string();
     let (org, project) = (b.organization.as_str(), b.project.as_str());
     let endpoints = [
         ("GET", format!("/api/0/projects/{org}/{project}/")),
@@ -149,10 +143,10 @@ fn retention_deletes_what_is_older_than_the_project_keeps() {
     wait_for("the event", Duration::from_secs(20), || {
         (origin.project_api("events/99999999999999999999999999999999/").status == 200).then_some(())
     });
-    let now = manage(&origin, &["sweep"]);
+    let now = origin.manage(&["sweep"]);
     assert_eq!((now["events"].as_u64(), now["issues"].as_u64()), (Some(0), Some(0)));
     let later = rfc3339_in_days(2);
-    let swept = manage(&origin, &["sweep", "--as-of", &later]);
+    let swept = origin.manage(&["sweep", "--as-of", &later]);
     assert_eq!((swept["events"].as_u64(), swept["issues"].as_u64()), (Some(1), Some(1)), "{swept}");
     assert_eq!(origin.project_api("events/99999999999999999999999999999999/").status, 404);
     assert!(origin.project_api("issues/?query=").json().as_array().unwrap().is_empty());
@@ -171,14 +165,21 @@ fn the_cli_manages_quotas_filters_and_key_limits_that_edges_receive() {
     let origin = Origin::start(dir.path());
     let b = origin.bootstrap.clone();
     let quota = r#"[{"id":"cap","categories":["error"],"scope":"organization","limit":500,"window":3600,"reasonCode":"org_cap"}]"#;
-    manage(&origin, &["quota", "set", &b.organization, quota]);
+    origin.manage(&["quota", "set", &b.organization, quota]);
     let project_quota = r#"[{"categories":["transaction"],"scope":"project","limit":0}]"#;
-    manage(&origin, &["quota", "set", &b.organization, project_quota, "--project", &b.project]);
-    manage(&origin, &["filter", "set", &b.organization, &b.project, r#"{"webCrawlers":{"isEnabled":true}}"#]);
-    let limited = manage(
-        &origin,
-        &["key", "rate-limit", &b.organization, &b.project, &b.public_key, "--window", "60", "--count", "7"],
-    );
+    origin.manage(&["quota", "set", &b.organization, project_quota, "--project", &b.project]);
+    origin.manage(&["filter", "set", &b.organization, &b.project, r#"{"webCrawlers":{"isEnabled":true}}"#]);
+    let limited = origin.manage(&[
+        "key",
+        "rate-limit",
+        &b.organization,
+        &b.project,
+        &b.public_key,
+        "--window",
+        "60",
+        "--count",
+        "7",
+    ]);
     assert_eq!(limited["rateLimit"], serde_json::json!({ "window": 60, "count": 7 }));
 
     assert_eq!(
@@ -201,7 +202,7 @@ fn the_cli_manages_quotas_filters_and_key_limits_that_edges_receive() {
     assert_eq!(reasons, vec!["org_cap", "key_quota"], "organization, project and key quotas, in that order: {config}");
     assert_eq!(config["quotas"].as_array().unwrap().len(), 3);
     assert_eq!(config["filterSettings"]["webCrawlers"]["isEnabled"], true);
-    manage(&origin, &["project", "allowed-domains", &b.organization, &b.project, "*.shop.example", "localhost:3000"]);
+    origin.manage(&["project", "allowed-domains", &b.organization, &b.project, "*.shop.example", "localhost:3000"]);
     assert_eq!(
         origin.project_api("").json()["allowedDomains"],
         serde_json::json!(["*.shop.example", "localhost:3000"])

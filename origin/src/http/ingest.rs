@@ -30,19 +30,21 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
         Ok(Err(e)) => return send(Reject::IncompleteBody(e.to_string()).response()),
         Err(_) => return send(Reject::BodyTimeout.response()),
     };
-    // An edge's forward is signed; an SDK's direct request is not. Only a trusted edge may say
-    // who the client was (X-Forwarded-For); otherwise the peer is the client.
+    // An edge's forward is signed; an SDK's direct request is not.
     let from_edge = match signed::verify(&state, &parts.headers, &body).await {
         Ok(edge) => edge.is_some(),
         Err(e) => return e.into_response(),
     };
-    let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let headers: Headers = parts
-        .headers
-        .iter()
-        .filter(|(n, _)| from_edge || *n != "x-forwarded-for")
-        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
-        .collect();
+    let headers: Headers = parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
+    // A trusted edge names the client in X-Forwarded-For (the leftmost entry: proxies in front of
+    // the origin append theirs after it). A direct client is the socket's peer, or behind
+    // `--trusted-proxies` proxies, the address they report.
+    let client_ip = if from_edge {
+        core::http::client_address(None, &headers, usize::MAX)
+    } else {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        core::http::client_address(peer.as_deref(), &headers, state.trusted_proxies)
+    };
     let request = core::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),

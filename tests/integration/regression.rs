@@ -1,0 +1,115 @@
+//! Regression tests at the trust boundaries, each named after the defect it pins down and run on
+//! both edges where an edge is involved (the origin API's own are in origin/tests/api).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::{request, wait_for, Edge, Kind, Origin};
+
+/// Sends one event envelope to `base` (an edge or the origin) under `key`; returns the status.
+fn send(base: &str, project_id: u64, key: &str, id: &str, event: Value, extra: &[(&str, &str)]) -> u16 {
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+    let mut headers = vec![("x-sentry-auth", auth.as_str())];
+    headers.extend_from_slice(extra);
+    let body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n");
+    request("POST", &format!("{base}/api/{project_id}/envelope/"), &headers, body.as_bytes()).unwrap().status
+}
+
+/// The `user.ip_address` the origin stored for event `id` of the bootstrap project.
+fn stored_ip(origin: &Origin, id: &str) -> String {
+    wait_for(&format!("event {id}"), Duration::from_secs(30), || {
+        let r = origin.project_api(&format!("events/{id}/"));
+        (r.status == 200).then(|| r.json()["user"]["ip_address"].as_str().unwrap_or("").to_string())
+    })
+}
+
+/// How many of `reason`'s filtered errors the organization's stats count.
+fn filtered(origin: &Origin, reason: &str) -> u64 {
+    let path = format!(
+        "/api/0/organizations/{}/stats_v2/?field=sum(quantity)&groupBy=outcome&groupBy=reason&statsPeriod=1h",
+        origin.bootstrap.organization
+    );
+    let stats = origin.api(&path).json();
+    let groups = stats["groups"].as_array().cloned().unwrap_or_default();
+    groups
+        .iter()
+        .filter(|g| g["by"]["outcome"] == "filtered" && g["by"]["reason"] == reason)
+        .map(|g| g["totals"]["sum(quantity)"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+crate::on_both_edges!(edge_believed_the_clients_x_forwarded_for);
+
+/// The edge took the client's own `X-Forwarded-For` for its address: `{{auto}}` IPs were
+/// stored as the forged value, and an IP filter was escaped by claiming another address.
+fn edge_believed_the_clients_x_forwarded_for(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    // A second project filters the loopback address this test connects from.
+    let walled = origin.manage(&["project", "create", &b.organization, "walled"]);
+    let (walled_id, walled_key) = (walled["project_id"].as_u64().unwrap(), walled["public_key"].as_str().unwrap());
+    let options = json!({ "options": { "filters:blacklisted_ips": "127.0.0.1" } });
+    assert_eq!(origin.call("PUT", &format!("/api/0/projects/{}/walled/", b.organization), &options).status, 200);
+    let edge = Edge::for_origin(kind, &origin, &[]);
+
+    let auto = json!({ "message": "who am I", "user": { "ip_address": "{{auto}}" } });
+    let forged = [("x-forwarded-for", "203.0.113.99")];
+    assert_eq!(send(&edge.url, b.project_id, &b.public_key, &"e1".repeat(16), auto, &forged), 200);
+    let escape = [("x-forwarded-for", "198.51.100.7")];
+    let walled_event = "e2".repeat(16);
+    assert_eq!(send(&edge.url, walled_id, walled_key, &walled_event, json!({ "message": "let me in" }), &escape), 200);
+
+    assert_eq!(stored_ip(&origin, &"e1".repeat(16)), "127.0.0.1", "the platform's address, not the client's claim");
+    wait_for("the ip-address filter's outcome", Duration::from_secs(30), || {
+        (filtered(&origin, "ip-address") == 1).then_some(())
+    });
+    let walled_events = origin.api(&format!("/api/0/projects/{}/walled/events/", b.organization)).json();
+    assert_eq!(walled_events, json!([]), "the filtered event was not stored");
+}
+
+/// Behind a proxy it was told of (`--trusted-proxies 1`), the origin takes the client from that
+/// proxy's `X-Forwarded-For` entry, and nothing the client put before it.
+#[test]
+fn origin_behind_a_named_proxy_believes_only_that_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start_with(dir.path(), "127.0.0.1:0", &[("PICKET_TRUSTED_PROXIES", "1")]);
+    let b = origin.bootstrap.clone();
+    let auto = json!({ "message": "via a proxy", "user": { "ip_address": "{{auto}}" } });
+    let chain = [("x-forwarded-for", "198.51.100.7, 203.0.113.5")];
+    assert_eq!(send(&origin.url, b.project_id, &b.public_key, &"e3".repeat(16), auto, &chain), 200);
+    assert_eq!(stored_ip(&origin, &"e3".repeat(16)), "203.0.113.5");
+}
+
+crate::on_both_edges!(disabled_key_kept_ingesting);
+
+/// `PUT .../keys/{id}/ {"isActive": false}` answered 200 and changed nothing. Now the origin
+/// refuses the key, and an edge that still has it cached as enabled learns otherwise from the
+/// first refused forward, long before its cached config expires (300 s).
+fn disabled_key_kept_ingesting(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let edge = Edge::for_origin(kind, &origin, &[]);
+    let event = || json!({ "message": "still here" });
+    assert_eq!(send(&edge.url, b.project_id, &b.public_key, &"d1".repeat(16), event(), &[]), 200);
+    stored_ip(&origin, &"d1".repeat(16));
+
+    let keys = origin.project_api("keys/").json();
+    let key_id = keys[0]["id"].as_str().map(str::to_string).unwrap_or_else(|| keys[0]["id"].to_string());
+    let path = format!("/api/0/projects/{}/{}/keys/{key_id}/", b.organization, b.project);
+    let disabled = origin.call("PUT", &path, &json!({ "isActive": false }));
+    assert_eq!((disabled.status, &disabled.json()["isActive"]), (200, &json!(false)));
+    assert_eq!(send(&origin.url, b.project_id, &b.public_key, &"d2".repeat(16), event(), &[]), 403, "at the origin");
+
+    // The edge's cached config still says enabled: the first event is answered and forwarded,
+    // the origin refuses it, and from then on the edge refuses the key itself.
+    let mut n = 3u8;
+    wait_for("the edge to refuse the disabled key", Duration::from_secs(30), || {
+        n = n.checked_add(1)?;
+        let status = send(&edge.url, b.project_id, &b.public_key, &format!("{n:02x}").repeat(16), event(), &[]);
+        (status == 403).then_some(())
+    });
+    assert_eq!(origin.project_api("events/").json().as_array().unwrap().len(), 1, "only the event before");
+}
