@@ -86,7 +86,7 @@ pub fn plan(envelope: &Envelope, quotas: &[Quota], scoping: &Scoping, cached: &C
                 until,
             };
             if max == 0 {
-                plan.rules.push(Rule { category, limit: limit(now + 60), check: None });
+                plan.rules.push(Rule { category, limit: limit(now.saturating_add(60)), check: None });
             } else if let Some((shard, window_end)) = quota.counter(scoping, now) {
                 plan.checks.push(Check { shard, window_end, quantity, limit: max });
                 plan.rules.push(Rule { category, limit: limit(window_end), check: Some(plan.checks.len() - 1) });

@@ -202,7 +202,8 @@ impl Quota {
     pub fn counter(&self, scoping: &Scoping, now: u64) -> Option<(String, u64)> {
         let (id, window) = (self.id.as_ref()?, self.window.filter(|w| *w > 0)?);
         let value = scoping.scope_value(self.scope)?;
-        Some((format!("{id}:{}:{value}", self.scope.name()), (now / window + 1) * window))
+        // A window of centuries ends at the end of time rather than overflowing.
+        Some((format!("{id}:{}:{value}", self.scope.name()), (now / window + 1).saturating_mul(window)))
     }
 }
 
@@ -258,7 +259,7 @@ pub fn parse_header(value: &str, now: u64) -> Vec<RateLimit> {
                 _ => QuotaScope::Organization,
             };
             let reason_code = fields.next().filter(|r| !r.is_empty()).map(str::to_string);
-            Some(RateLimit { categories, scope, reason_code, until: now + secs.ceil().max(1.0) as u64 })
+            Some(RateLimit { categories, scope, reason_code, until: now.saturating_add(secs.ceil().max(1.0) as u64) })
         })
         .collect()
 }
@@ -341,6 +342,9 @@ mod tests {
         assert_eq!(parse_header(&header, 100), limits);
         assert_eq!(parse_header("60:error;transaction:organization:quota_exceeded", 0)[0].until, 60);
         assert!(parse_header("garbage", 0).is_empty());
+        // An upstream's absurd retry_after saturates instead of overflowing.
+        assert_eq!(parse_header("1e300:error:project", 1000)[0].until, u64::MAX);
+        assert_eq!(parse_header("inf:error:project", 1000)[0].until, u64::MAX);
     }
 
     #[test]
