@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         // The web API answers JSON for what no route takes: unknown paths (404), wrong methods (405).
         .route("/api/0/{*rest}", axum::routing::any(extract::no_route))
         .method_not_allowed_fallback(extract::wrong_method)
+        .route_layer(extract::catch_panic())
         // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
         .fallback(ingest::ingest)
         .with_state(state)

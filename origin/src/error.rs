@@ -26,6 +26,8 @@ pub enum ApiError {
     UntrustedRelay,
     /// A request the framework refused, with its status (an unreadable body, say).
     Rejected(StatusCode, String),
+    /// A handler panicked (a bug); the panic was caught and logged.
+    Internal,
     /// Storage failed; the client may retry.
     Unavailable(anyhow::Error),
 }
@@ -53,6 +55,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadSignature(why) => (StatusCode::UNAUTHORIZED, why),
             ApiError::UntrustedRelay => (StatusCode::FORBIDDEN, "the relay is not trusted".to_string()),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string()),
             ApiError::Unavailable(e) => {
                 tracing::error!(error = %e, "storage error");
                 (StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable, try again".to_string())

@@ -1,13 +1,14 @@
 //! The web API's extractors: axum's `Path` and `Query` and the request body, with every
 //! rejection an `ApiError` (`{"detail": ...}` JSON), a JSON body read whatever its content
-//! type, and the handlers for what the router itself refuses (an unknown `/api/0/` route, a
-//! method the route does not take).
+//! type, the handlers for what the router itself refuses (an unknown `/api/0/` route, a
+//! method the route does not take), and a layer that answers a handler's panic with a 500.
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -97,4 +98,14 @@ pub async fn no_route() -> ApiError {
 /// A route's path with a method it does not take (axum adds the `Allow` header).
 pub async fn wrong_method() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// Answers a panic in an API handler (a bug) with a JSON 500 instead of a dropped connection.
+pub fn catch_panic() -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response {
+        let what = panic.downcast_ref::<&str>().copied().or(panic.downcast_ref::<String>().map(String::as_str));
+        tracing::error!(panic = what.unwrap_or("?"), "an API handler panicked");
+        ApiError::Internal.into_response()
+    }
+    tower_http::catch_panic::CatchPanicLayer::custom(panicked as fn(_) -> _)
 }

@@ -91,3 +91,17 @@ async fn other_paths_still_go_to_ingest() {
     assert!(reply.json()["detail"].is_string());
     assert_eq!(api.send("GET", "/nope", Some(""), "").await.status, 404);
 }
+
+#[tokio::test]
+async fn panicking_handler_is_json_500() {
+    use tower::ServiceExt;
+    let router = axum::Router::new()
+        .route("/boom", axum::routing::get(|| async { panic!("a bug") as &'static str }))
+        .route_layer(picket_origin::http::extract::catch_panic());
+    let request = axum::http::Request::get("/boom").body(axum::body::Body::empty()).unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 500);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["detail"].is_string());
+}
