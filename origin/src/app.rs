@@ -8,7 +8,7 @@ use picket::core::limits::Limits;
 
 use crate::counters::Counters;
 use crate::http::signed::Replays;
-use crate::http::{api, filters, ingest, quotas, relay, stats};
+use crate::http::{api, extract, filters, ingest, quotas, relay, stats};
 use crate::store::Store;
 use crate::worker::Queue;
 
@@ -45,7 +45,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/organizations/{org}/issues/{id}/events/", get(api::org_issue_events))
         .route("/api/0/projects/{org}/{project}/events/", get(api::events))
         .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(api::event))
-        .route("/api/0/projects/{org}/{project}/keys/{key_id}/", axum::routing::put(quotas::update_key))
+        .route(
+            "/api/0/projects/{org}/{project}/keys/{key_id}/",
+            axum::routing::put(quotas::update_key).delete(quotas::delete_key),
+        )
         .route("/api/0/projects/{org}/{project}/filters/", get(filters::list))
         .route("/api/0/projects/{org}/{project}/filters/{filter_id}/", axum::routing::put(filters::update))
         .route("/api/0/projects/{org}/{project}/quotas/", get(quotas::project_quotas).put(quotas::set_project_quotas))
@@ -53,6 +56,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/organizations/{org}/stats_v2/", get(stats::stats_v2))
         .route("/api/0/relays/projectconfigs/", post(relay::project_configs))
         .route("/api/0/relays/outcomes/", post(relay::outcomes))
+        // The web API answers JSON for what no route takes: unknown paths (404), wrong methods (405).
+        .route("/api/0/{*rest}", axum::routing::any(extract::no_route))
+        .method_not_allowed_fallback(extract::wrong_method)
+        .route_layer(extract::catch_panic())
         // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
         .fallback(ingest::ingest)
         .with_state(state)

@@ -156,6 +156,12 @@ enum KeyAction {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Stop accepting events sent with a key (numeric id or public key); it stays listed.
+    Disable { key: String },
+    /// Accept events sent with a disabled key again.
+    Enable { key: String },
+    /// Delete a key for good: its events are refused and it is no longer listed.
+    Delete { key: String },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +253,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Key { action: KeyAction::RateLimit { org, project, public_key, window, count } } => {
             manage::set_key_rate_limit(&store, &org, &project, &public_key, count.map(|c| (window, c))).await?
         }
+        Command::Key { action: KeyAction::Disable { key } } => manage::set_key_active(&store, &key, false).await?,
+        Command::Key { action: KeyAction::Enable { key } } => manage::set_key_active(&store, &key, true).await?,
+        Command::Key { action: KeyAction::Delete { key } } => manage::delete_key(&store, &key).await?,
         Command::Quota { action: QuotaAction::Set { org, json, project } } => {
             manage::set_quotas(&store, &org, project.as_deref(), &json).await?
         }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::http::auth::token_digest;
 use crate::ids;
-use crate::store::{Organization, Project, Store, TrustedEdge};
+use crate::store::{FilterChange, KeyChanges, KeyRef, Organization, Project, ProjectChanges, Store, TrustedEdge};
 
 async fn organization(store: &dyn Store, slug: &str) -> anyhow::Result<Organization> {
     store.organization(slug).await?.ok_or_else(|| anyhow::anyhow!("no organization {slug:?}"))
@@ -94,7 +94,8 @@ pub async fn set_quotas(
 pub async fn set_filters(store: &dyn Store, org: &str, slug: &str, json_settings: &str) -> anyhow::Result<Value> {
     let settings: crate::store::FilterSettings = serde_json::from_str(json_settings)?;
     let (_, project) = project(store, org, slug).await?;
-    store.set_filter_settings(project.id, &settings).await?;
+    let changes = ProjectChanges { filters: vec![FilterChange::Replace(settings.clone())], ..Default::default() };
+    store.update_project(project.id, &changes).await?;
     Ok(json!({ "filterSettings": settings }))
 }
 
@@ -110,10 +111,30 @@ pub async fn set_key_rate_limit(
     let keys = store.keys(project.id).await?;
     let key =
         keys.iter().find(|k| k.public_key == public_key).ok_or_else(|| anyhow::anyhow!("no key {public_key:?}"))?;
-    store.set_key_rate_limit(key.id, limit).await?;
+    store.update_key(key.id, &KeyChanges { rate_limit: Some(limit), ..Default::default() }).await?;
     Ok(
         json!({ "public_key": key.public_key, "rateLimit": limit.map(|(window, count)| json!({ "window": window, "count": count })) }),
     )
+}
+
+/// A DSN key as the key commands print it.
+fn key_json(key: &crate::store::ProjectKey) -> Value {
+    json!({ "id": key.id, "project_id": key.project_id, "public_key": key.public_key, "label": key.label, "isActive": key.is_active })
+}
+
+/// Enables or disables a DSN key (by numeric id or public key); ingest refuses a disabled one.
+pub async fn set_key_active(store: &dyn Store, key: &str, active: bool) -> anyhow::Result<Value> {
+    let found = store.find_key(KeyRef::parse(key)).await?.ok_or_else(|| anyhow::anyhow!("no key {key:?}"))?;
+    let changes = KeyChanges { is_active: Some(active), ..Default::default() };
+    let key = store.update_key(found.id, &changes).await?.ok_or_else(|| anyhow::anyhow!("no key {key:?}"))?;
+    Ok(key_json(&key))
+}
+
+/// Deletes a DSN key (by numeric id or public key) for good.
+pub async fn delete_key(store: &dyn Store, key: &str) -> anyhow::Result<Value> {
+    let found = store.find_key(KeyRef::parse(key)).await?.ok_or_else(|| anyhow::anyhow!("no key {key:?}"))?;
+    anyhow::ensure!(store.delete_key(found.id).await?, "no key {key:?}");
+    Ok(json!({ "deleted": key_json(&found) }))
 }
 
 /// Sets the browser origins a project accepts (Sentry's `allowedDomains` patterns).
@@ -124,7 +145,8 @@ pub async fn set_allowed_domains(
     domains: &[String],
 ) -> anyhow::Result<Value> {
     let (_, project) = project(store, org, slug).await?;
-    store.set_allowed_domains(project.id, domains).await?;
+    let changes = ProjectChanges { allowed_domains: Some(domains.to_vec()), ..Default::default() };
+    store.update_project(project.id, &changes).await?;
     Ok(json!({ "project": project.slug, "allowedDomains": domains }))
 }
 

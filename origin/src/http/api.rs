@@ -1,7 +1,7 @@
 //! The Sentry-shaped web API (`/api/0/...`), enough for `sentry-cli issues list`,
 //! `events list` and friends: Bearer tokens, cursor paging with `Link` headers.
 
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header::{HeaderMap, HOST, LINK};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::{bearer, token_digest, OrgAuth};
+use crate::http::extract::{parse_json, Body, Path, Query};
 use crate::http::serialize;
-use crate::store::{IssueQuery, IssueSelection, IssueStatus};
+use crate::store::{IssueQuery, IssueSelection, IssueStatus, ProjectChanges, ScrubChanges};
 
 const PAGE_MAX: usize = 100;
 
@@ -35,15 +36,18 @@ pub struct Paging {
 }
 
 impl Paging {
-    /// Sentry cursors read `value:offset:is_prev`; Picket pages by offset.
+    /// Sentry cursors read `value:offset:is_prev`; Picket pages by offset. The offset of the
+    /// page after this one must fit SQLite's integers, so no later sum can overflow.
     fn offset(&self) -> Result<usize, ApiError> {
-        match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => Ok(0),
-            Some(c) => c
-                .split(':')
-                .nth(1)
-                .and_then(|o| o.parse().ok())
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor: {c}"))),
+        let Some(c) = self.cursor.as_deref().filter(|c| !c.is_empty()) else { return Ok(0) };
+        let offset: usize = c
+            .split(':')
+            .nth(1)
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor: {c}")))?;
+        match offset.checked_add(PAGE_MAX + 1).map(i64::try_from) {
+            Some(Ok(_)) => Ok(offset),
+            _ => Err(ApiError::BadRequest(format!("the cursor's offset is out of range: {c}"))),
         }
     }
 
@@ -60,17 +64,23 @@ fn base_url(headers: &HeaderMap) -> String {
 
 /// A page of results with Sentry's `Link` header (previous and next cursors). `rows` holds
 /// up to `limit + 1` rows: one more than the page means there is a next page.
-fn page<T>(mut rows: Vec<T>, offset: usize, limit: usize, url: &str, render: impl Fn(&T) -> Value) -> Response {
+fn page<T>(
+    mut rows: Vec<T>,
+    offset: usize,
+    limit: usize,
+    url: &str,
+    render: impl Fn(&T) -> Value,
+) -> Result<Response, ApiError> {
     let more = rows.len() > limit;
     rows.truncate(limit);
     let prev = offset.saturating_sub(limit);
-    let next = offset + limit;
+    let next = offset.checked_add(limit).ok_or_else(|| ApiError::BadRequest("the cursor is out of range".into()))?;
     let link = format!(
         "<{url}?cursor=0:{prev}:1>; rel=\"previous\"; results=\"{}\"; cursor=\"0:{prev}:1\", \
          <{url}?cursor=0:{next}:0>; rel=\"next\"; results=\"{more}\"; cursor=\"0:{next}:0\"",
         offset > 0
     );
-    ([(LINK, link)], Json(Value::Array(rows.iter().map(render).collect()))).into_response()
+    Ok(([(LINK, link)], Json(Value::Array(rows.iter().map(render).collect()))).into_response())
 }
 
 /// Splits a search query into a status filter and free-text words. Without a `query`
@@ -115,53 +125,45 @@ pub struct ProjectUpdate {
     options: Option<serde_json::Map<String, Value>>,
 }
 
-/// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields (`allowedDomains` so far).
+impl ProjectUpdate {
+    /// The changes this update asks for, or why it is refused (then nothing is written).
+    fn changes(self) -> Result<ProjectChanges, ApiError> {
+        if let Some(days) = self.event_retention.filter(|d| !(1..=3650).contains(d)) {
+            return Err(ApiError::BadRequest(format!("eventRetention is 1 to 3650 days, not {days}")));
+        }
+        let filters = match &self.options {
+            Some(options) => crate::http::filters::option_changes(options)?,
+            None => Vec::new(),
+        };
+        let domains = self
+            .allowed_domains
+            .map(|list| list.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect::<Vec<_>>());
+        Ok(ProjectChanges {
+            allowed_domains: domains,
+            event_retention_days: self.event_retention,
+            scrubbing: ScrubChanges {
+                scrub_data: self.data_scrubber,
+                scrub_defaults: self.data_scrubber_defaults,
+                scrub_ip_addresses: self.scrub_ip_addresses,
+                sensitive_fields: self.sensitive_fields,
+                exclude_fields: self.safe_fields,
+            },
+            filters,
+        })
+    }
+}
+
+/// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields: the whole request is checked,
+/// then written in one transaction, so a refused request changes nothing.
 pub async fn update_project(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, slug)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let project = auth.project(&state, &org, &slug).await?;
-    let update: ProjectUpdate =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    if let Some(domains) = update.allowed_domains {
-        let domains: Vec<String> =
-            domains.into_iter().map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
-        state.store.set_allowed_domains(project.id, &domains).await?;
-    }
-    let mut scrubbing = project.scrubbing.clone();
-    let before = scrubbing.clone();
-    if let Some(v) = update.data_scrubber {
-        scrubbing.scrub_data = v;
-    }
-    if let Some(v) = update.data_scrubber_defaults {
-        scrubbing.scrub_defaults = v;
-    }
-    if let Some(v) = update.scrub_ip_addresses {
-        scrubbing.scrub_ip_addresses = v;
-    }
-    if let Some(v) = update.sensitive_fields {
-        scrubbing.sensitive_fields = v;
-    }
-    if let Some(v) = update.safe_fields {
-        scrubbing.exclude_fields = v;
-    }
-    if scrubbing != before {
-        state.store.set_scrubbing(project.id, &scrubbing).await?;
-    }
-    if let Some(options) = &update.options {
-        let mut filters = state.store.filter_settings(project.id).await?;
-        if crate::http::filters::apply_options(&mut filters, options)? {
-            state.store.set_filter_settings(project.id, &filters).await?;
-        }
-    }
-    if let Some(days) = update.event_retention {
-        if !(1..=3650).contains(&days) {
-            return Err(ApiError::BadRequest(format!("eventRetention is 1 to 3650 days, not {days}")));
-        }
-        state.store.set_event_retention(project.id, days).await?;
-    }
+    let changes = parse_json::<ProjectUpdate>(&body)?.changes()?;
+    state.store.update_project(project.id, &changes).await?;
     let project = auth.project(&state, &org, &slug).await?;
     Ok(Json(serialize::project_details(&project, &auth.0)))
 }
@@ -180,7 +182,7 @@ pub async fn issues(
     let rows = state.store.issues(project.id, &query).await?;
     let base = base_url(&headers);
     let url = format!("{base}/api/0/projects/{org}/{}/issues/", project.slug);
-    Ok(page(rows, offset, limit, &url, |i| serialize::issue(i, &auth.0, &project, &base)))
+    page(rows, offset, limit, &url, |i| serialize::issue(i, &auth.0, &project, &base))
 }
 
 pub async fn events(
@@ -194,7 +196,7 @@ pub async fn events(
     let (offset, limit) = (paging.offset()?, paging.limit());
     let rows = state.store.events(project.id, offset, limit + 1).await?;
     let url = format!("{}/api/0/projects/{org}/{}/events/", base_url(&headers), project.slug);
-    Ok(page(rows, offset, limit, &url, |e| serialize::event(e, false)))
+    page(rows, offset, limit, &url, |e| serialize::event(e, false))
 }
 
 pub async fn event(
@@ -214,8 +216,7 @@ pub struct StatusChange {
 }
 
 fn parse_status_change(body: &[u8]) -> Result<IssueStatus, ApiError> {
-    let change: StatusChange =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let change: StatusChange = parse_json(body)?;
     IssueStatus::parse(&change.status)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown status {:?}", change.status)))
 }
@@ -227,7 +228,7 @@ pub async fn update_issues(
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let project = auth.project(&state, &org, &project).await?;
     let status = parse_status_change(&body)?;
@@ -273,7 +274,7 @@ pub async fn update_org_issue(
     auth: OrgAuth,
     Path((org, id)): Path<(String, i64)>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let (_, project) = auth.issue(&state, &org, id).await?;
     let status = parse_status_change(&body)?;
@@ -294,7 +295,7 @@ pub async fn org_issue_events(
     let (offset, limit) = (paging.offset()?, paging.limit());
     let rows = state.store.issue_events(id, offset, limit + 1).await?;
     let url = format!("{}/api/0/organizations/{org}/issues/{id}/events/", base_url(&headers));
-    Ok(page(rows, offset, limit, &url, |e| serialize::event(e, false)))
+    page(rows, offset, limit, &url, |e| serialize::event(e, false))
 }
 
 /// `GET /api/0/projects/`: every project the token's organization has.
@@ -342,14 +343,10 @@ pub async fn create_key(
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     let project = auth.project(&state, &org, &project).await?;
-    let new: NewKey = if body.is_empty() {
-        NewKey::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
-    };
+    let new: NewKey = if body.is_empty() { NewKey::default() } else { parse_json(&body)? };
     let label = new.name.unwrap_or_else(|| "Default".to_string());
     let key = state.store.create_key(project.id, &label, &crate::ids::public_key()).await?;
     Ok((axum::http::StatusCode::CREATED, Json(serialize::key(&key, &dsn_base(&state, &headers)))))

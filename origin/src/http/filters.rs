@@ -4,8 +4,7 @@
 //! `filters:releases`, `filters:blacklisted_ips` and `filters:ignored_transactions` (one
 //! pattern per line) on `PUT /api/0/projects/{org}/{project}/`.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -13,7 +12,22 @@ use serde_json::{json, Map, Value};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
-use crate::store::FilterSettings;
+use crate::http::extract::{parse_json, Body, Path};
+use crate::store::{FilterChange, FilterSettings, ProjectChanges};
+
+/// The legacy browser subfilters the core knows (see `picket::core::filter`).
+const LEGACY_BROWSERS: &[&str] = &[
+    "default",
+    "ie_pre_9",
+    "ie9",
+    "ie10",
+    "ie11",
+    "opera_pre_15",
+    "opera_mini_pre_8",
+    "android_pre_4",
+    "safari_pre_6",
+    "edge_pre_79",
+];
 
 /// The filters Sentry lists, with whether each is on.
 fn listing(s: &FilterSettings) -> Value {
@@ -43,62 +57,60 @@ pub async fn list(
     Ok(Json(listing(&state.store.filter_settings(project.id).await?)))
 }
 
+/// `PUT …/filters/{filter_id}/`: the change is checked, then written in one transaction.
 pub async fn update(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project, filter_id)): Path<(String, String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<StatusCode, ApiError> {
     let project = auth.project(&state, &org, &project).await?;
-    let change: Map<String, Value> =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    let mut settings = state.store.filter_settings(project.id).await?;
-    let active = change.get("active").and_then(Value::as_bool);
-    match filter_id.as_str() {
-        "browser-extensions" => settings.browser_extensions.is_enabled = active.ok_or_else(needs_active)?,
-        "localhost" => settings.localhost.is_enabled = active.ok_or_else(needs_active)?,
-        "web-crawlers" => settings.web_crawlers.is_enabled = active.ok_or_else(needs_active)?,
-        "legacy-browsers" => {
-            let subfilters: Option<Vec<String>> =
-                change.get("subfilters").and_then(|v| serde_json::from_value(v.clone()).ok());
-            match (subfilters, active) {
-                (Some(list), _) => {
-                    settings.legacy_browsers.is_enabled = !list.is_empty();
-                    settings.legacy_browsers.options = list;
-                }
-                (None, Some(on)) => settings.legacy_browsers.is_enabled = on,
-                (None, None) => return Err(ApiError::BadRequest("send \"active\" or \"subfilters\"".into())),
-            }
-        }
-        _ => return Err(ApiError::NotFound),
-    }
-    state.store.set_filter_settings(project.id, &settings).await?;
+    let change = filter_change(&filter_id, &parse_json(&body)?)?;
+    state.store.update_project(project.id, &ProjectChanges { filters: vec![change], ..Default::default() }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `{"active": ...}` (or, for `legacy-browsers`, `{"subfilters": [...]}`) asks of a filter.
+fn filter_change(filter_id: &str, change: &Map<String, Value>) -> Result<FilterChange, ApiError> {
+    let active = || change.get("active").and_then(Value::as_bool).ok_or_else(needs_active);
+    Ok(match filter_id {
+        "browser-extensions" => FilterChange::BrowserExtensions(active()?),
+        "localhost" => FilterChange::Localhost(active()?),
+        "web-crawlers" => FilterChange::WebCrawlers(active()?),
+        "legacy-browsers" => match change.get("subfilters") {
+            Some(list) => {
+                let list: Vec<String> = serde_json::from_value(list.clone())
+                    .map_err(|_| ApiError::BadRequest("subfilters is a list of strings".into()))?;
+                if let Some(unknown) = list.iter().find(|s| !LEGACY_BROWSERS.contains(&s.as_str())) {
+                    return Err(ApiError::BadRequest(format!("unknown legacy browser subfilter {unknown:?}")));
+                }
+                FilterChange::LegacyBrowserSubfilters(list)
+            }
+            None if change.contains_key("active") => FilterChange::LegacyBrowsers(active()?),
+            None => return Err(ApiError::BadRequest("send \"active\" or \"subfilters\"".into())),
+        },
+        _ => return Err(ApiError::NotFound),
+    })
 }
 
 fn needs_active() -> ApiError {
     ApiError::BadRequest("send {\"active\": true|false}".into())
 }
 
-/// Applies Sentry's `filters:*` project options (newline-separated patterns).
-pub fn apply_options(settings: &mut FilterSettings, options: &Map<String, Value>) -> Result<bool, ApiError> {
-    let mut changed = false;
+/// The changes Sentry's `filters:*` project options ask for (newline-separated patterns);
+/// other options are not Picket's and are ignored.
+pub fn option_changes(options: &Map<String, Value>) -> Result<Vec<FilterChange>, ApiError> {
+    let mut changes = Vec::new();
     for (key, value) in options {
-        let lines = || -> Result<Vec<String>, ApiError> {
-            let text = value.as_str().ok_or_else(|| ApiError::BadRequest(format!("{key} is a string of lines")))?;
-            Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
-        };
-        match key.as_str() {
-            "filters:error_messages" => settings.error_messages.patterns = lines()?,
-            "filters:releases" => settings.releases.releases = lines()?,
-            "filters:blacklisted_ips" => settings.client_ips.blacklisted_ips = lines()?,
-            "filters:ignored_transactions" => {
-                settings.ignore_transactions.patterns = lines()?;
-                settings.ignore_transactions.is_enabled = !settings.ignore_transactions.patterns.is_empty();
-            }
+        let change: fn(Vec<String>) -> FilterChange = match key.as_str() {
+            "filters:error_messages" => FilterChange::ErrorMessages,
+            "filters:releases" => FilterChange::Releases,
+            "filters:blacklisted_ips" => FilterChange::BlacklistedIps,
+            "filters:ignored_transactions" => FilterChange::IgnoredTransactions,
             _ => continue,
-        }
-        changed = true;
+        };
+        let text = value.as_str().ok_or_else(|| ApiError::BadRequest(format!("{key} is a string of lines")))?;
+        changes.push(change(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()));
     }
-    Ok(changed)
+    Ok(changes)
 }

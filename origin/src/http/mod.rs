@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod extract;
 pub mod filters;
 pub mod ingest;
 pub mod quotas;

@@ -1,6 +1,7 @@
 //! `GET /api/0/organizations/{org}/stats_v2/` in Sentry's shape: `sum(quantity)` of dropped
 //! data grouped by any of `outcome`, `category`, `reason`, `project`, over a `statsPeriod`
-//! (or `start`/`end`) in `interval` buckets.
+//! (or `start`/`end`) in `interval` buckets. Times from the request are checked: a sum that
+//! would overflow, or a time chrono cannot show, is a 400.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,11 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
+use crate::http::extract::Path;
 use crate::http::serialize::iso;
+
+/// At most this many buckets are returned; a longer range is cut short.
+const MAX_BUCKETS: i64 = 10_000;
 
 /// `90d`, `24h`, `30m`, `10s`, `2w` in milliseconds.
 fn duration_ms(text: &str) -> Option<i64> {
@@ -26,7 +31,7 @@ fn duration_ms(text: &str) -> Option<i64> {
         "w" => 7 * 86_400_000,
         _ => return None,
     };
-    Some(n * unit_ms).filter(|&ms| ms > 0)
+    n.checked_mul(unit_ms).filter(|&ms| ms > 0)
 }
 
 fn bad(what: &str) -> ApiError {
@@ -36,7 +41,7 @@ fn bad(what: &str) -> ApiError {
 pub async fn stats_v2(
     State(state): State<AppState>,
     auth: OrgAuth,
-    axum::extract::Path(org): axum::extract::Path<String>,
+    Path(org): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let org = auth.org(&org)?;
@@ -58,13 +63,20 @@ pub async fn stats_v2(
             _ => {}
         }
     }
-    let interval = interval.unwrap_or(3_600_000);
+    let interval: i64 = interval.unwrap_or(3_600_000);
     let now = Utc::now().timestamp_millis();
     let end = end.unwrap_or(now);
-    let start = start.unwrap_or(end - period.unwrap_or(86_400_000));
+    let start = match start {
+        Some(start) => start,
+        None => end.checked_sub(period.unwrap_or(86_400_000)).ok_or_else(|| bad("statsPeriod"))?,
+    };
     // Buckets start on interval boundaries, as Sentry's do.
-    let first = start - start.rem_euclid(interval);
-    let buckets = ((end - first) / interval + 1).clamp(1, 10_000) as usize;
+    let first = start.checked_sub(start.rem_euclid(interval)).ok_or_else(|| bad("start"))?;
+    if DateTime::from_timestamp_millis(first).is_none() {
+        return Err(ApiError::BadRequest("the time range starts before any time that can be shown".into()));
+    }
+    let span = end.checked_sub(first).ok_or_else(|| bad("start"))?;
+    let buckets = usize::try_from((span / interval).saturating_add(1).clamp(1, MAX_BUCKETS)).unwrap_or(1);
     let rows = state.store.outcome_totals(org.id, first, end, interval).await?;
     let mut groups: BTreeMap<Vec<(String, String)>, Vec<u64>> = BTreeMap::new();
     for row in rows {
@@ -83,17 +95,19 @@ pub async fn stats_v2(
             .map(|(n, v)| (n.to_string(), v.clone()))
             .collect();
         let series = groups.entry(key).or_insert_with(|| vec![0; buckets]);
-        let at = ((row.bucket_ms - first) / interval) as usize;
+        let at = usize::try_from(row.bucket_ms.saturating_sub(first) / interval).unwrap_or(usize::MAX);
         if let Some(slot) = series.get_mut(at) {
-            *slot += row.quantity;
+            *slot = slot.saturating_add(row.quantity);
         }
     }
-    let intervals: Vec<String> = (0..buckets).map(|i| iso(first + i as i64 * interval)).collect();
+    // Every bucket starts at or before `end` (`buckets` ≤ span / interval + 1): no overflow.
+    let intervals: Vec<String> =
+        (0..buckets as i64).map(|i| iso(first.saturating_add(i.saturating_mul(interval)))).collect();
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|(by, series)| {
             let by: serde_json::Map<String, Value> = by.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            let total: u64 = series.iter().sum();
+            let total = series.iter().fold(0u64, |sum, &n| sum.saturating_add(n));
             json!({ "by": by, "totals": { "sum(quantity)": total }, "series": { "sum(quantity)": series } })
         })
         .collect();
@@ -111,5 +125,7 @@ mod tests {
         assert_eq!(duration_ms("0h"), None);
         assert_eq!(duration_ms("h"), None);
         assert_eq!(duration_ms("3y"), None);
+        assert_eq!(duration_ms("99999999999999d"), None);
+        assert_eq!(duration_ms("99999999999999999999d"), None);
     }
 }

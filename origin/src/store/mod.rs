@@ -4,6 +4,7 @@
 mod rows;
 mod sqlite;
 mod state;
+mod updates;
 
 use async_trait::async_trait;
 use picket::core::config::ProjectState;
@@ -15,6 +16,7 @@ pub use picket::core::outcome::Outcome;
 pub use picket::core::quota::Quota;
 
 pub use sqlite::SqliteStore;
+pub use updates::{FilterChange, KeyChanges, KeyRef, ProjectChanges, ScrubChanges};
 
 /// Storage errors are internal errors to the API.
 pub type StoreResult<T> = anyhow::Result<T>;
@@ -299,8 +301,12 @@ pub trait Store: Send + Sync + 'static {
     /// An organization's or a project's quota objects.
     async fn quotas(&self, owner: QuotaOwner) -> StoreResult<Vec<Quota>>;
     async fn set_quotas(&self, owner: QuotaOwner, quotas: &[Quota]) -> StoreResult<()>;
-    /// Sets (or with `None` clears) a DSN key's rate limit.
-    async fn set_key_rate_limit(&self, key_id: i64, rate_limit: Option<(u64, u64)>) -> StoreResult<()>;
+    /// A DSN key by its numeric id or public key, in any project.
+    async fn find_key(&self, key: KeyRef) -> StoreResult<Option<ProjectKey>>;
+    /// Changes a DSN key (name, active, rate limit) in one transaction; the key as it is then.
+    async fn update_key(&self, key_id: i64, changes: &KeyChanges) -> StoreResult<Option<ProjectKey>>;
+    /// Deletes a DSN key; whether it existed. Ingest refuses it from then on.
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool>;
     /// Records dropped data for a project.
     async fn record_outcomes(&self, project_id: i64, timestamp_ms: i64, outcomes: &[Outcome]) -> StoreResult<()>;
     /// Sums of dropped quantity per project, outcome, category, reason and interval, for an
@@ -314,16 +320,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<OutcomeTotal>>;
     /// A project's inbound filters.
     async fn filter_settings(&self, project_id: i64) -> StoreResult<FilterSettings>;
-    async fn set_filter_settings(&self, project_id: i64, settings: &FilterSettings) -> StoreResult<()>;
-    /// Sets a project's data scrubbing settings.
-    async fn set_scrubbing(&self, project_id: i64, settings: &ScrubSettings) -> StoreResult<()>;
-    /// Sets how many days a project's events are kept.
-    async fn set_event_retention(&self, project_id: i64, days: i64) -> StoreResult<()>;
+    /// Changes a project's settings (domains, retention, scrubbing, filters) in one transaction.
+    async fn update_project(&self, project_id: i64, changes: &ProjectChanges) -> StoreResult<()>;
     /// Deletes what is older than each project's retention at `now_ms`: events, issues last
     /// seen before it, and processed envelopes received before it.
     async fn sweep(&self, now_ms: i64) -> StoreResult<Swept>;
-    /// Sets the browser origins a project accepts (`allowedDomains`).
-    async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()>;
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>>;
     /// Sets the status of the selected issues of a project; returns how many changed.
     async fn set_issue_status(

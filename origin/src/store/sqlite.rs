@@ -279,16 +279,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_key_rate_limit(&self, key_id: i64, rate_limit: Option<(u64, u64)>) -> StoreResult<()> {
-        let (window, count) = (rate_limit.map(|r| r.0 as i64), rate_limit.map(|r| r.1 as i64));
-        self.with(move |c| {
-            c.execute(
-                "UPDATE project_keys SET rate_limit_window = ?2, rate_limit_count = ?3 WHERE id = ?1",
-                params![key_id, window, count],
-            )
-            .map(|_| ())
-        })
-        .await
+    async fn find_key(&self, key: KeyRef) -> StoreResult<Option<ProjectKey>> {
+        self.with(move |c| super::updates::find(c, key)).await
+    }
+
+    async fn update_key(&self, key_id: i64, changes: &KeyChanges) -> StoreResult<Option<ProjectKey>> {
+        let changes = changes.clone();
+        self.with(move |c| super::updates::update_key(c, key_id, &changes)).await
+    }
+
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
+        self.with(move |c| super::updates::delete_key(c, key_id)).await
+    }
+
+    async fn update_project(&self, project_id: i64, changes: &ProjectChanges) -> StoreResult<()> {
+        let changes = changes.clone();
+        self.with(move |c| super::updates::update_project(c, project_id, &changes)).await
     }
 
     async fn record_outcomes(&self, project_id: i64, timestamp_ms: i64, outcomes: &[Outcome]) -> StoreResult<()> {
@@ -345,29 +351,6 @@ impl Store for SqliteStore {
         Ok(serde_json::from_value(value).unwrap_or_default())
     }
 
-    async fn set_filter_settings(&self, project_id: i64, settings: &FilterSettings) -> StoreResult<()> {
-        let settings = serde_json::to_string(settings)?;
-        self.with(move |c| {
-            c.execute("UPDATE projects SET filters = ?2 WHERE id = ?1", params![project_id, settings]).map(|_| ())
-        })
-        .await
-    }
-
-    async fn set_scrubbing(&self, project_id: i64, settings: &ScrubSettings) -> StoreResult<()> {
-        let settings = serde_json::to_string(settings)?;
-        self.with(move |c| {
-            c.execute("UPDATE projects SET datascrubbing = ?2 WHERE id = ?1", params![project_id, settings]).map(|_| ())
-        })
-        .await
-    }
-
-    async fn set_event_retention(&self, project_id: i64, days: i64) -> StoreResult<()> {
-        self.with(move |c| {
-            c.execute("UPDATE projects SET event_retention = ?2 WHERE id = ?1", params![project_id, days]).map(|_| ())
-        })
-        .await
-    }
-
     async fn sweep(&self, now_ms: i64) -> StoreResult<Swept> {
         const DAY_MS: i64 = 86_400_000;
         self.with(move |c| {
@@ -418,15 +401,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_allowed_domains(&self, project_id: i64, domains: &[String]) -> StoreResult<()> {
-        let domains = serde_json::to_string(domains)?;
-        self.with(move |c| {
-            c.execute("UPDATE projects SET allowed_domains = ?2 WHERE id = ?1", params![project_id, domains])
-                .map(|_| ())
-        })
-        .await
-    }
-
     async fn issues(&self, project_id: i64, query: &IssueQuery) -> StoreResult<Vec<Issue>> {
         let query = query.clone();
         self.with(move |c| {
@@ -441,9 +415,10 @@ impl Store for SqliteStore {
                 args.push(word.to_lowercase().into());
             }
             sql.push_str(" ORDER BY i.last_seen DESC, i.id DESC LIMIT ? OFFSET ?");
-            args.push((query.limit as i64).into());
-            args.push((query.offset as i64).into());
             let mut stmt = c.prepare(&sql)?;
+            // usize binds fail (rather than wrap) past i64::MAX.
+            let paging: [&dyn rusqlite::ToSql; 2] = [&query.limit, &query.offset];
+            let args = args.iter().map(|a| a as &dyn rusqlite::ToSql).chain(paging);
             let rows = stmt.query_map(rusqlite::params_from_iter(args), issue_row)?;
             rows.collect()
         })
@@ -504,7 +479,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY received DESC, id DESC LIMIT ?2 OFFSET ?3"
             ))?;
-            let rows = stmt.query_map(params![issue_id, limit as i64, offset as i64], event_row)?;
+            let rows = stmt.query_map(params![issue_id, limit, offset], event_row)?;
             rows.collect()
         })
         .await
@@ -515,7 +490,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 ORDER BY received DESC, id DESC LIMIT ?2 OFFSET ?3"
             ))?;
-            let rows = stmt.query_map(params![project_id, limit as i64, offset as i64], event_row)?;
+            let rows = stmt.query_map(params![project_id, limit, offset], event_row)?;
             rows.collect()
         })
         .await

@@ -1,0 +1,145 @@
+//! The origin's web API driven in-process (`app(state)` through `tower::ServiceExt::oneshot`)
+//! on a temporary SQLite store: one test binary for the whole API, one module per concern.
+
+mod errors;
+mod keys;
+mod overflow;
+mod props;
+mod updates;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use picket::core::limits::Limits;
+use picket_origin::store::{Bootstrap, Completed, SqliteStore, Store};
+use picket_origin::worker::Queue;
+use picket_origin::{app, process, AppState};
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// An origin with one organization (`acme`), project (`web`), DSN key and token.
+pub struct Api {
+    router: Router,
+    pub store: Arc<SqliteStore>,
+    pub boot: Bootstrap,
+    _dir: TempDir,
+}
+
+/// What the origin answered.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Asserts a `{"detail": "..."}` JSON error with this status.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "body: {:?}", String::from_utf8_lossy(&self.body));
+        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok());
+        assert_eq!(content_type, Some("application/json"));
+        assert!(self.json()["detail"].is_string(), "{}", self.json());
+    }
+}
+
+impl Api {
+    pub async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("picket.db")).unwrap());
+        let boot = store
+            .bootstrap("acme", "web", "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "sntryu_test_token")
+            .await
+            .unwrap()
+            .expect("an empty store bootstraps");
+        let state = AppState {
+            store: store.clone(),
+            limits: Limits::default(),
+            queue: Arc::new(Queue::new(0, 10_000)),
+            dsn_url: None,
+            counters: Default::default(),
+            replays: Default::default(),
+            body_timeout: std::time::Duration::from_secs(5),
+        };
+        Api { router: app(state), store, boot, _dir: dir }
+    }
+
+    /// Sends a request with the organization's token (or `token`, or none with `Some("")`).
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: impl Into<Body>) -> Reply {
+        let mut request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        match token.unwrap_or(&self.boot.token) {
+            "" => {}
+            token => request = request.header("authorization", format!("Bearer {token}")),
+        }
+        let response = self.router.clone().oneshot(request.body(body.into()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec();
+        Reply { status: parts.status, headers: parts.headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, Body::empty()).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send("PUT", path, None, body.to_string()).await
+    }
+
+    /// `/api/0/projects/acme/web/{rest}`.
+    pub fn project_path(&self, rest: &str) -> String {
+        format!("/api/0/projects/{}/{}/{rest}", self.boot.organization, self.boot.project)
+    }
+
+    /// Another organization (`rival`) with a project of the same slug; its token.
+    pub async fn rival(&self) -> String {
+        let org = self.store.create_organization("rival").await.unwrap().unwrap();
+        self.store.create_project(org.id, "web").await.unwrap().unwrap();
+        let token = "sntryu_rival_token";
+        self.store.create_token(org.id, &picket_origin::http::auth::token_digest(token)).await.unwrap();
+        token.to_string()
+    }
+
+    /// Sends an event with a DSN public key to this project's store endpoint: the ingest status.
+    pub async fn send_event(&self, public_key: &str, message: &str) -> StatusCode {
+        let request = Request::builder()
+            .method("POST")
+            .uri(format!("/api/{}/store/", self.boot.project_id))
+            .header("x-sentry-auth", format!("Sentry sentry_key={public_key}, sentry_version=7"))
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::json!({ "message": message, "level": "error" }).to_string()))
+            .unwrap();
+        self.router.clone().oneshot(request).await.unwrap().status()
+    }
+
+    /// Processes what ingest accepted, as the worker would, so issues and events exist.
+    pub async fn process_pending(&self) {
+        let pending = self.store.pending(1_000).await.unwrap();
+        let batch = pending
+            .iter()
+            .map(|p| Completed {
+                id: p.id,
+                project_id: p.envelope.project_id,
+                received_ms: p.envelope.received_ms,
+                processed: process::process(&p.envelope, p.retention_days, &p.scrubbing),
+            })
+            .collect();
+        self.store.complete(batch).await.unwrap();
+    }
+
+    /// Sends and processes one event; the id of its issue.
+    pub async fn make_issue(&self, message: &str) -> String {
+        assert_eq!(self.send_event(&self.boot.public_key, message).await, StatusCode::OK);
+        self.process_pending().await;
+        let issues = self.get(&self.project_path("issues/?query=")).await.json();
+        let issue = issues.as_array().unwrap().iter().find(|i| i["title"].as_str().unwrap().contains(message));
+        issue.expect("the issue was made")["id"].as_str().unwrap().to_string()
+    }
+}
