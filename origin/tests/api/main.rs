@@ -68,6 +68,7 @@ impl Api {
             counters: Default::default(),
             replays: Default::default(),
             body_timeout: std::time::Duration::from_secs(5),
+            trusted_proxies: 0,
         };
         Api { router: app(state), store, boot, _dir: dir }
     }
