@@ -113,3 +113,32 @@ fn disabled_key_kept_ingesting(kind: Kind) {
     });
     assert_eq!(origin.project_api("events/").json().as_array().unwrap().len(), 1, "only the event before");
 }
+
+/// An edge's outcome report with a quantity past `i64` was stored negative (`as i64`), and each
+/// project's outcomes were written in their own transaction. Now the whole report is checked
+/// first and refused with 400, or recorded at once.
+#[test]
+fn outcome_quantity_wrapped_negative() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let project = origin.bootstrap.project_id;
+    let report = |quantity: u64, project_id: u64| {
+        let outcome = |project_id: u64, quantity: u64| {
+            json!({ "timestamp": "2026-11-26T10:00:00Z", "org_id": 1, "project_id": project_id, "outcome": 1,
+                    "reason": "ip-address", "category": 1, "quantity": quantity })
+        };
+        json!({ "outcomes": [outcome(project, 1), outcome(project_id, quantity)] }).to_string()
+    };
+    for (quantity, project_id) in [(u64::MAX, project), (1 << 40, project), (1, u64::MAX)] {
+        let r = origin.relay_post("/api/0/relays/outcomes/", report(quantity, project_id).as_bytes());
+        assert_eq!(r.status, 400, "{quantity} for {project_id}: {}", String::from_utf8_lossy(&r.body));
+        assert!(
+            r.json()["detail"].as_str().unwrap().contains("out of range")
+                || r.json()["detail"].as_str().unwrap().contains("is over")
+        );
+    }
+    assert_eq!(filtered(&origin, "ip-address"), 0, "nothing of a refused report is recorded");
+    let r = origin.relay_post("/api/0/relays/outcomes/", report(u32::MAX.into(), project).as_bytes());
+    assert_eq!(r.status, 200);
+    assert_eq!(filtered(&origin, "ip-address"), 1 + u64::from(u32::MAX));
+}

@@ -103,7 +103,8 @@ async fn record(state: &AppState, project_id: i64, at_ms: i64, outcomes: &[picke
     if outcomes.is_empty() {
         return;
     }
-    if let Err(e) = state.store.record_outcomes(project_id, at_ms, outcomes).await {
+    let rows: Vec<_> = outcomes.iter().map(|o| (project_id, o.clone())).collect();
+    if let Err(e) = state.store.record_outcomes(at_ms, &rows).await {
         tracing::error!(error = %e, "could not record outcomes");
     }
 }

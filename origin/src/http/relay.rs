@@ -28,17 +28,26 @@ pub async fn project_configs(State(state): State<AppState>, FromEdge(body): From
     Ok(Json(config::response_body(&found)))
 }
 
-/// `POST /api/0/relays/outcomes/`: dropped data reported by edges, in Relay's shape.
+/// `POST /api/0/relays/outcomes/`: dropped data reported by edges, in Relay's shape. The whole
+/// report is checked first (ids and quantities in range), then recorded in one transaction.
 pub async fn outcomes(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
     let outcomes = picket::core::outcome::parse_outcomes_body(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid outcomes: {e}")))?;
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut by_project: std::collections::BTreeMap<u64, Vec<_>> = Default::default();
-    for (project, o) in outcomes {
-        by_project.entry(project).or_default().push(o);
-    }
-    for (project, rows) in by_project {
-        state.store.record_outcomes(project as i64, now, &rows).await?;
-    }
+    let rows = outcomes
+        .into_iter()
+        .map(|(project, o)| {
+            let project = i64::try_from(project)
+                .map_err(|_| ApiError::BadRequest(format!("project_id {project} is out of range")))?;
+            if o.quantity > MAX_OUTCOME_QUANTITY {
+                return Err(ApiError::BadRequest(format!("quantity {} is over {MAX_OUTCOME_QUANTITY}", o.quantity)));
+            }
+            Ok((project, o))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    state.store.record_outcomes(chrono::Utc::now().timestamp_millis(), &rows).await?;
     Ok(Json(serde_json::json!({})))
 }
+
+/// The most one outcome may count (4 GiB of attachment bytes): sums over billions of them
+/// still fit the store's 64-bit integers.
+pub const MAX_OUTCOME_QUANTITY: u64 = u32::MAX as u64;

@@ -307,8 +307,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_key(&self, key_id: i64, changes: &KeyChanges) -> StoreResult<Option<ProjectKey>>;
     /// Deletes a DSN key; whether it existed. Ingest refuses it from then on.
     async fn delete_key(&self, key_id: i64) -> StoreResult<bool>;
-    /// Records dropped data for a project.
-    async fn record_outcomes(&self, project_id: i64, timestamp_ms: i64, outcomes: &[Outcome]) -> StoreResult<()>;
+    /// Records dropped data, each outcome with its project, in one transaction.
+    async fn record_outcomes(&self, timestamp_ms: i64, outcomes: &[(i64, Outcome)]) -> StoreResult<()>;
     /// Sums of dropped quantity per project, outcome, category, reason and interval, for an
     /// organization's projects in `[from_ms, to_ms)`.
     async fn outcome_totals(

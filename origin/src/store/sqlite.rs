@@ -297,15 +297,22 @@ impl Store for SqliteStore {
         self.with(move |c| super::updates::update_project(c, project_id, &changes)).await
     }
 
-    async fn record_outcomes(&self, project_id: i64, timestamp_ms: i64, outcomes: &[Outcome]) -> StoreResult<()> {
+    async fn record_outcomes(&self, timestamp_ms: i64, outcomes: &[(i64, Outcome)]) -> StoreResult<()> {
         let outcomes = outcomes.to_vec();
         self.with(move |c| {
             let tx = c.transaction()?;
-            for o in &outcomes {
+            for (project_id, o) in &outcomes {
                 tx.execute(
                     "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![project_id, timestamp_ms, o.kind.name(), o.category.name(), o.reason, o.quantity as i64],
+                    params![
+                        project_id,
+                        timestamp_ms,
+                        o.kind.name(),
+                        o.category.name(),
+                        o.reason,
+                        i64::try_from(o.quantity).unwrap_or(i64::MAX)
+                    ],
                 )?;
             }
             tx.commit()
