@@ -103,6 +103,8 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     if envelope.items.is_empty() {
         return Err(Reject::EmptyEnvelope);
     }
+    // The event's own id, for an envelope whose header names none (as Relay takes it).
+    let mut item_event_id = None;
     for item in &envelope.items {
         if let Some(cap) = limits.item_cap(item.ty()) {
             if item.payload.len() > cap {
@@ -111,12 +113,16 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
         }
         if item.holds_json_object() {
             // serde_json refuses nesting past 128 levels, invalid UTF-8, NaN and out-of-range numbers.
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&item.payload)
+            let object = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&item.payload)
                 .map_err(|e| Reject::InvalidJson(format!("{} item: {e}", item.ty())))?;
+            if item.is_event_payload() && item_event_id.is_none() {
+                item_event_id = object.get("event_id").and_then(serde_json::Value::as_str).and_then(EventId::parse);
+            }
         }
     }
-    // The id goes upstream in its plain 32-hex form; an event that came without one gets one.
-    match envelope.event_id() {
+    // The id goes upstream in its plain 32-hex form, from the header, else the event itself;
+    // an event that came without one gets one.
+    match envelope.event_id().or(item_event_id) {
         Some(id) => envelope.set_event_id(id),
         None if envelope.items.iter().any(|i| i.requires_event()) => envelope.set_event_id(fresh_id),
         None => {}

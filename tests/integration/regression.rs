@@ -142,3 +142,24 @@ fn outcome_quantity_wrapped_negative() {
     assert_eq!(r.status, 200);
     assert_eq!(filtered(&origin, "ip-address"), 1 + u64::from(u32::MAX));
 }
+
+/// An envelope whose header named no `event_id` got a fresh random id though its event carried
+/// one: sent twice, it became two events, and the SDK's own id answered 404.
+#[test]
+fn event_id_from_the_event_item_was_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let id = "f00dfeedf00dfeedf00dfeedf00dfeed";
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
+    let body = format!("{{}}\n{{\"type\":\"event\"}}\n{{\"event_id\":\"{id}\",\"message\":\"sent twice\"}}\n");
+    let url = format!("{}/api/{}/envelope/", origin.url, b.project_id);
+    for _ in 0..2 {
+        let r = request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).unwrap();
+        assert_eq!((r.status, r.json()["id"].clone()), (200, json!(id)));
+    }
+    stored_ip(&origin, id);
+    let issues = origin.project_api("issues/").json();
+    assert_eq!(issues.as_array().unwrap().len(), 1);
+    assert_eq!(issues[0]["count"], "1", "stored once");
+}
