@@ -45,11 +45,21 @@ pub struct Prepared {
     pub origin: Option<String>,
     /// Whether the request was a `GET` (image-beacon store requests answer with a GIF).
     pub is_get: bool,
+    /// A trusted edge's forward: filtered and counted there already.
+    judged_upstream: bool,
 }
 
 impl Prepared {
     pub fn public_key(&self) -> &str {
         &self.auth.public_key
+    }
+
+    /// Marks the request as a trusted edge's forward. It was filtered and counted against its
+    /// quotas at the edge, which answered the SDK, so [`judge`] checks only its key and
+    /// project and never filters or counts it again (as Relay trusts its internal relays).
+    pub fn judged_upstream(mut self) -> Self {
+        self.judged_upstream = true;
+        self
     }
 }
 
@@ -129,7 +139,7 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     }
     let client_ip = req.client_ip.map(str::to_string);
     let origin = cors::request_origin(req.headers);
-    Ok(Step::NeedState(Prepared { route, auth, envelope, client_ip, origin, is_get }))
+    Ok(Step::NeedState(Prepared { route, auth, envelope, client_ip, origin, is_get, judged_upstream: false }))
 }
 
 /// The envelope each endpoint makes of its (decoded) body.
@@ -245,7 +255,7 @@ pub fn judge(
     cached: &CachedLimits,
     now: u64,
 ) -> Result<Judged, Refused> {
-    let Prepared { route, auth, mut envelope, client_ip, origin, is_get } = prepared;
+    let Prepared { route, auth, mut envelope, client_ip, origin, is_get, judged_upstream } = prepared;
     let unknown = || Refused { reject: Reject::UnknownKey, outcomes: Vec::new(), scoping: None };
     let state = state.ok_or_else(unknown)?;
     let key = state.key(&auth.public_key).ok_or_else(unknown)?;
@@ -281,9 +291,13 @@ pub fn judge(
             .collect();
         return Err(Refused { reject, outcomes, scoping: Some(scoping) });
     }
-    // Filters first: a filtered event counts against no quota.
-    let filtered = filter::apply(&mut envelope, &state.config.filter_settings, client_ip.as_deref());
-    let plan = limit::plan(&envelope, &state.config.quotas, &scoping, cached, now);
+    // Filters first: a filtered event counts against no quota. A trusted edge did both.
+    let (filtered, plan) = if judged_upstream {
+        (Vec::new(), Plan::default())
+    } else {
+        let filtered = filter::apply(&mut envelope, &state.config.filter_settings, client_ip.as_deref());
+        (filtered, limit::plan(&envelope, &state.config.quotas, &scoping, cached, now))
+    };
     let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);
     let mut headers = vec![
         ("content-type".to_string(), "application/x-sentry-envelope".to_string()),
@@ -341,9 +355,9 @@ impl Judged {
 pub enum ForwardOutcome {
     /// 2xx: the origin has it.
     Delivered,
-    /// 4xx: the origin refused it for good; retrying would not help.
+    /// 4xx but 408 and 429: the origin refused it for good; retrying would not help.
     Rejected,
-    /// 5xx or no response: the origin could not take it now.
+    /// 408, 429, 5xx or no response: the origin could not take it now.
     Unavailable,
 }
 
@@ -351,6 +365,9 @@ impl ForwardOutcome {
     pub fn from_status(status: Option<u16>) -> Self {
         match status {
             Some(200..=299) => ForwardOutcome::Delivered,
+            // A timeout or a rate limit says "later", not "never": the envelope was judged and
+            // answered already, so it is kept and tried again.
+            Some(408 | 429) => ForwardOutcome::Unavailable,
             Some(400..=499) => ForwardOutcome::Rejected,
             _ => ForwardOutcome::Unavailable,
         }

@@ -203,7 +203,9 @@ fn an_origin_429_is_learned_and_refuses_the_next_event_here() {
     let refused = fake.send("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1");
     assert_eq!(refused.status, 429);
     assert!(refused.header("x-sentry-rate-limits").unwrap().ends_with(":error:project:upstream"));
-    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("upstream_rejected")), "the 429'd forward is logged");
+    let logs = fake.0.borrow().logs.clone();
+    assert!(logs.iter().any(|l| l.contains("upstream_unavailable (429); will retry")), "{logs:?}");
+    assert_eq!(fake.0.borrow().spilled.len(), 1, "the 429'd forward is kept, not dropped");
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{request, root, wait_for, Edge, Kind, Origin};
+use crate::harness::{request, root, wait_for, Edge, Kind, Origin, SENTRY_CLI_KEY};
+use crate::upstream::Upstream;
 
 fn bearer(origin: &Origin) -> String {
     format!("Bearer {}", origin.bootstrap.token)
@@ -197,36 +198,39 @@ fn each_quota_scope_limits_its_own_data(kind: Kind) {
     wait_for("the one event", Duration::from_secs(30), || (stored_events(&origin) == 1).then_some(()));
 }
 
-crate::on_both_edges!(limits_learned_from_an_origin_429_are_applied_at_the_edge);
+crate::on_both_edges!(limits_learned_from_an_upstream_429_are_applied_at_the_edge);
 
-fn limits_learned_from_an_origin_429_are_applied_at_the_edge(kind: Kind) {
-    let dir = tempfile::tempdir().unwrap();
-    let origin = Origin::start(dir.path());
-    let edge = Edge::for_origin(kind, &origin, &[]);
-    let url = format!("{}/api/{}/envelope/", edge.url, origin.bootstrap.project_id);
-    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.bootstrap.public_key);
+/// An upstream that limits (a Relay, or an origin of another make) answers a forward with 429
+/// and `X-Sentry-Rate-Limits`: the edge refuses later events itself until the limit ends, and
+/// keeps the refused forward, which was answered already, to deliver later.
+fn limits_learned_from_an_upstream_429_are_applied_at_the_edge(kind: Kind) {
+    let limit = vec![("X-Sentry-Rate-Limits", "60:error:project:upstream_says_no"), ("Retry-After", "60")];
+    let upstream = Upstream::start_refusing(SENTRY_CLI_KEY, 42, vec![(429, limit)]);
+    let edge = Edge::start_on(kind, &upstream.url, &[]);
+    let url = format!("{}/api/42/envelope/", edge.url);
+    let auth = format!("Sentry sentry_key={SENTRY_CLI_KEY}, sentry_version=7");
     let send = |id: usize| request("POST", &url, &[("x-sentry-auth", &auth)], event(id).as_bytes()).unwrap();
-    assert_eq!(send(1).status, 200, "the edge caches a project state without quotas");
-    // Regression: the quota below raced the forward of this event (which it would refuse).
-    wait_for("the first event", Duration::from_secs(20), || (stored_events(&origin) == 1).then_some(()));
-    // The origin starts refusing errors; the edge does not know yet.
-    put(
-        &origin,
-        &project_path(&origin, "quotas/"),
-        json!([{ "categories": ["error"], "scope": "project", "limit": 0, "reasonCode": "upstream_says_no" }]),
-    );
-    assert_eq!(send(2).status, 200, "the edge still answers from its cached state");
-    wait_for("the origin refusing the forward", Duration::from_secs(30), || {
-        (quantity(&stats(&origin), "rate_limited", "error", "upstream_says_no") == 1).then_some(())
-    });
-    // Only the limit the edge learned from that 429 can refuse this one: its own state has no quota.
-    let r = wait_for("the edge applying the learned limit", Duration::from_secs(10), || {
-        Some(send(3)).filter(|r| r.status == 429)
+    assert_eq!(send(1).status, 200, "the edge's own state has no quota");
+    // Only the limit the edge learned from that 429 can refuse this one.
+    let r = wait_for("the edge applying the learned limit", Duration::from_secs(30), || {
+        Some(send(2)).filter(|r| r.status == 429)
     });
     assert!(
         r.header("x-sentry-rate-limits").unwrap().contains("error:project:upstream_says_no"),
         "{:?}",
         r.header("x-sentry-rate-limits")
     );
-    wait_for("the first event", Duration::from_secs(20), || (stored_events(&origin) == 1).then_some(()));
+    edge.wait_for_log("upstream_unavailable (429); will retry", Duration::from_secs(10));
+    // The 429'd envelope was kept, and arrives once the upstream takes it (on Spin, a later
+    // request is what retries it).
+    let first = format!("{:032x}", 1);
+    wait_for("the kept envelope", Duration::from_secs(60), || {
+        if kind == Kind::Spin {
+            send(3);
+        }
+        let got = upstream.received.lock().unwrap().iter().any(|r| {
+            picket::core::envelope::Envelope::parse(&r.body).is_ok_and(|e| e.headers["event_id"] == first.as_str())
+        });
+        got.then_some(())
+    });
 }

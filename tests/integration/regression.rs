@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{request, wait_for, Edge, Kind, Origin};
+use crate::harness::{request, wait_for, Edge, Kind, Origin, SENTRY_CLI_KEY};
+use crate::upstream::Upstream;
 
 /// Sends one event envelope to `base` (an edge or the origin) under `key`; returns the status.
 fn send(base: &str, project_id: u64, key: &str, id: &str, event: Value, extra: &[(&str, &str)]) -> u16 {
@@ -162,4 +163,71 @@ fn event_id_from_the_event_item_was_ignored() {
     let issues = origin.project_api("issues/").json();
     assert_eq!(issues.as_array().unwrap().len(), 1);
     assert_eq!(issues[0]["count"], "1", "stored once");
+}
+
+crate::on_both_edges!(origin_counted_a_trusted_edges_forward_again);
+
+/// The origin judged a signed edge's forward a second time, quotas included: with the origin's
+/// window full of direct traffic, an event the edge had counted and answered 200 got 429 and
+/// was dropped. A trusted edge's forward is filtered and counted once, at the edge.
+fn origin_counted_a_trusted_edges_forward_again(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let quota = json!([{ "id": "one", "categories": ["error"], "scope": "project", "limit": 1, "window": 3600,
+                         "reasonCode": "one_error" }]);
+    let path = format!("/api/0/projects/{}/{}/quotas/", b.organization, b.project);
+    assert!(origin.call("PUT", &path, &quota).status < 300);
+    // Direct traffic fills the origin's own window.
+    assert_eq!(
+        send(&origin.url, b.project_id, &b.public_key, &"c1".repeat(16), json!({ "message": "direct" }), &[]),
+        200
+    );
+    assert_eq!(
+        send(&origin.url, b.project_id, &b.public_key, &"c2".repeat(16), json!({ "message": "direct" }), &[]),
+        429
+    );
+    // The edge counts in its own window, allows one, and forwards it.
+    let edge = Edge::for_origin(kind, &origin, &[]);
+    let id = "c3".repeat(16);
+    assert_eq!(send(&edge.url, b.project_id, &b.public_key, &id, json!({ "message": "through the edge" }), &[]), 200);
+    stored_ip(&origin, &id);
+    assert!(!edge.log.lock().unwrap().contains("upstream_"), "{}", edge.log.lock().unwrap());
+}
+
+crate::on_both_edges!(origin_408_429_and_503_were_final);
+
+/// A 408 or 429 from the origin made the edge drop an envelope the SDK had been told was
+/// accepted. 408, 429 and 5xx mean "later": the edge keeps the envelope and delivers it.
+fn origin_408_429_and_503_were_final(kind: Kind) {
+    let refusals = vec![(408, vec![]), (429, vec![]), (503, vec![("Retry-After", "1")])];
+    let upstream = Upstream::start_refusing(SENTRY_CLI_KEY, 42, refusals);
+    let edge = Edge::start_on(kind, &upstream.url, &[]);
+    let first = "a8".repeat(16);
+    assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &first, json!({ "message": "later" }), &[]), 200);
+    let mut sent = vec![first];
+    let mut polls = 0;
+    wait_for("every event delivered", Duration::from_secs(90), || {
+        polls += 1;
+        // On Spin, later requests are what retry kept envelopes: one a second.
+        if kind == Kind::Spin && polls % 20 == 0 && sent.len() < 30 {
+            let id = format!("{:032x}", 0xa9_0000 + sent.len());
+            assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &id, json!({ "message": "nudge" }), &[]), 200);
+            sent.push(id);
+        }
+        let got: Vec<String> = upstream
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|r| picket::core::envelope::Envelope::parse(&r.body).ok())
+            .filter_map(|e| e.headers["event_id"].as_str().map(str::to_string))
+            .collect();
+        sent.iter().all(|id| got.contains(id)).then_some(())
+    });
+    let log = edge.log.lock().unwrap().clone();
+    for status in [408, 429, 503] {
+        assert!(log.contains(&format!("upstream_unavailable ({status}); will retry")), "{status}:\n{log}");
+    }
+    assert!(!log.contains("envelope dropped"), "{log}");
 }

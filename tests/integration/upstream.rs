@@ -2,6 +2,7 @@
 //! the origin would) and records every envelope the edge forwards, so tests can compare the
 //! forwarded bytes exactly. The real origin is what the end-to-end tests use.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
@@ -17,6 +18,9 @@ pub struct Received {
 
 /// Holds forwarded envelopes unanswered until opened.
 type Gate = Arc<(Mutex<bool>, Condvar)>;
+
+/// Answers the next forwarded envelopes get instead of being taken: status and headers.
+pub type Refusals = Vec<(u16, Vec<(&'static str, &'static str)>)>;
 
 pub struct Upstream {
     pub url: String,
@@ -35,6 +39,17 @@ impl Upstream {
     /// As [`Upstream::start`]; when `open` is false, each forwarded envelope waits unanswered
     /// (and unrecorded) until [`Upstream::open`].
     pub fn start_gated(key: &str, project_id: u64, allowed_domains: Value, open: bool) -> Upstream {
+        Self::start_with(key, project_id, allowed_domains, open, Vec::new())
+    }
+
+    /// As [`Upstream::start`], but the first forwarded envelopes get `refusals` in turn (and are
+    /// not recorded), as an origin that is busy or limiting would answer.
+    pub fn start_refusing(key: &str, project_id: u64, refusals: Refusals) -> Upstream {
+        Self::start_with(key, project_id, json!(["*"]), true, refusals)
+    }
+
+    fn start_with(key: &str, project_id: u64, allowed_domains: Value, open: bool, refusals: Refusals) -> Upstream {
+        let mut refusals: VecDeque<_> = refusals.into();
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the upstream"));
         let url = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -53,6 +68,17 @@ impl Upstream {
                 let mut body = Vec::new();
                 let _ = request.as_reader().read_to_end(&mut body);
                 let path = request.url().split('?').next().unwrap_or("").to_string();
+                if path.ends_with("/envelope/") {
+                    if let Some((status, headers)) = refusals.pop_front() {
+                        let mut response =
+                            tiny_http::Response::from_string("{\"detail\":\"not now\"}").with_status_code(status);
+                        for (name, value) in headers {
+                            response.add_header(tiny_http::Header::from_bytes(name, value).unwrap());
+                        }
+                        let _ = request.respond(response);
+                        continue;
+                    }
+                }
                 let answer = if path == "/api/0/relays/projectconfigs/" {
                     let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let mut configs = serde_json::Map::new();

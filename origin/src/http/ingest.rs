@@ -55,6 +55,7 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
     };
     let prepared = match core::prepare(&request, &state.limits, ids::fresh_event_id()) {
         Ok(Step::Respond(response)) => return send(response),
+        Ok(Step::NeedState(prepared)) if from_edge => prepared.judged_upstream(),
         Ok(Step::NeedState(prepared)) => prepared,
         Err(reject) => return send(reject.response()),
     };
