@@ -8,7 +8,7 @@ use picket::core::limits::Limits;
 
 use crate::counters::Counters;
 use crate::http::signed::Replays;
-use crate::http::{api, extract, filters, ingest, quotas, relay, stats};
+use crate::http::{api, extract, filters, ingest, items, quotas, relay, stats};
 use crate::store::Store;
 use crate::worker::Queue;
 
@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/organizations/{org}/stats_v2/", get(stats::stats_v2))
         .route("/api/0/relays/projectconfigs/", post(relay::project_configs))
         .route("/api/0/relays/outcomes/", post(relay::outcomes))
+        .merge(items::routes())
         // The web API answers JSON for what no route takes: unknown paths (404), wrong methods (405).
         .route("/api/0/{*rest}", axum::routing::any(extract::no_route))
         .method_not_allowed_fallback(extract::wrong_method)

@@ -231,3 +231,108 @@ fn origin_408_429_and_503_were_final(kind: Kind) {
     }
     assert!(!log.contains("envelope dropped"), "{log}");
 }
+
+/// A multipart upload of one file to the attachments endpoint.
+fn upload(origin: &Origin, event_id: &str, name: &str, data: &[u8]) -> u16 {
+    let b = &origin.bootstrap;
+    let mut body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let url = format!("{}/api/{}/events/{event_id}/attachments/?sentry_key={}", origin.url, b.project_id, b.public_key);
+    request("POST", &url, &[("content-type", "multipart/form-data; boundary=XyZ")], &body).unwrap().status
+}
+
+/// The attachments an event's API lists, with the bytes each downloads as.
+fn served_attachments(origin: &Origin, event_id: &str) -> Vec<(String, Vec<u8>)> {
+    let listed = origin.project_api(&format!("events/{event_id}/attachments/"));
+    if listed.status != 200 {
+        return Vec::new();
+    }
+    let list = listed.json();
+    let mut out = Vec::new();
+    for a in list.as_array().unwrap() {
+        let id = a["id"].as_str().unwrap();
+        let r = origin.project_api(&format!("events/{event_id}/attachments/{id}/?download=1"));
+        assert_eq!((r.status, r.header("content-type")), (200, Some("text/plain")));
+        out.push((a["name"].as_str().unwrap().to_string(), r.body));
+    }
+    out
+}
+
+/// The origin kept one envelope per event id: an attachment uploaded for a stored event was
+/// answered 201 and thrown away, and one uploaded first made its event the one thrown away.
+#[test]
+fn second_envelope_for_an_event_id_was_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let (after, before) = ("a1".repeat(16), "b1".repeat(16));
+    // Event first, then its attachment.
+    assert_eq!(send(&origin.url, b.project_id, &b.public_key, &after, json!({ "message": "then a file" }), &[]), 200);
+    stored_ip(&origin, &after);
+    assert_eq!(upload(&origin, &after, "after.txt", b"late bytes"), 201);
+    // Attachment first, then its event.
+    assert_eq!(upload(&origin, &before, "before.txt", b"early bytes"), 201);
+    assert_eq!(
+        send(&origin.url, b.project_id, &b.public_key, &before, json!({ "message": "file came first" }), &[]),
+        200
+    );
+    stored_ip(&origin, &before);
+    for (id, name, bytes) in [(&after, "after.txt", &b"late bytes"[..]), (&before, "before.txt", &b"early bytes"[..])] {
+        let served = wait_for(&format!("{name} served"), Duration::from_secs(30), || {
+            Some(served_attachments(&origin, id)).filter(|s| !s.is_empty())
+        });
+        assert_eq!(served, vec![(name.to_string(), bytes.to_vec())]);
+    }
+    // The same upload again (an edge's retry) is kept once.
+    assert_eq!(upload(&origin, &after, "after.txt", b"late bytes"), 201);
+    assert_eq!(
+        send(&origin.url, b.project_id, &b.public_key, &"a2".repeat(16), json!({ "message": "marker" }), &[]),
+        200
+    );
+    stored_ip(&origin, &"a2".repeat(16));
+    assert_eq!(served_attachments(&origin, &after).len(), 1);
+}
+
+/// User reports and feedback arrive in envelopes whose header carries the event's id; after the
+/// event they were discarded. Now they are kept, served, and counted on the event's issue.
+#[test]
+fn user_report_for_a_stored_event_was_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let id = "c4".repeat(16);
+    assert_eq!(send(&origin.url, b.project_id, &b.public_key, &id, json!({ "message": "users noticed" }), &[]), 200);
+    stored_ip(&origin, &id);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", b.public_key);
+    let url = format!("{}/api/{}/envelope/", origin.url, b.project_id);
+    let report = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"user_report\"}}\n{}\n",
+        json!({ "event_id": id, "name": "Ann", "email": "ann@example.com", "comments": "it broke" })
+    );
+    assert_eq!(request("POST", &url, &[("x-sentry-auth", &auth)], report.as_bytes()).unwrap().status, 200);
+    let feedback_id = "c5".repeat(16);
+    let feedback = format!(
+        "{{\"event_id\":\"{feedback_id}\"}}\n{{\"type\":\"feedback\"}}\n{}\n",
+        json!({ "event_id": feedback_id, "contexts": { "feedback": {
+            "message": "still broken", "contact_email": "bo@example.com", "name": "Bo" } } })
+    );
+    assert_eq!(request("POST", &url, &[("x-sentry-auth", &auth)], feedback.as_bytes()).unwrap().status, 200);
+    let listed = wait_for("two user reports", Duration::from_secs(30), || {
+        let r = origin.project_api("user-feedback/").json();
+        (r.as_array().unwrap().len() == 2).then_some(r)
+    });
+    let by_event = |e: &str| listed.as_array().unwrap().iter().find(|r| r["eventID"] == e).cloned().unwrap();
+    let ann = by_event(&id);
+    assert_eq!(
+        (&ann["name"], &ann["email"], &ann["comments"]),
+        (&json!("Ann"), &json!("ann@example.com"), &json!("it broke"))
+    );
+    assert!(ann["issue"]["id"].is_string(), "linked to the event's issue: {ann}");
+    assert_eq!(by_event(&feedback_id)["comments"], "still broken");
+    let issues = origin.project_api("issues/").json();
+    assert_eq!(issues[0]["userReportCount"], 1);
+}

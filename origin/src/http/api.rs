@@ -38,7 +38,7 @@ pub struct Paging {
 impl Paging {
     /// Sentry cursors read `value:offset:is_prev`; Picket pages by offset. The offset of the
     /// page after this one must fit SQLite's integers, so no later sum can overflow.
-    fn offset(&self) -> Result<usize, ApiError> {
+    pub fn offset(&self) -> Result<usize, ApiError> {
         let Some(c) = self.cursor.as_deref().filter(|c| !c.is_empty()) else { return Ok(0) };
         let offset: usize = c
             .split(':')
@@ -51,20 +51,20 @@ impl Paging {
         }
     }
 
-    fn limit(&self) -> usize {
+    pub fn limit(&self) -> usize {
         self.limit.unwrap_or(PAGE_MAX).clamp(1, PAGE_MAX)
     }
 }
 
 /// The base URL the client used, for permalinks and `Link` headers.
-fn base_url(headers: &HeaderMap) -> String {
+pub fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     format!("http://{host}")
 }
 
 /// A page of results with Sentry's `Link` header (previous and next cursors). `rows` holds
 /// up to `limit + 1` rows: one more than the page means there is a next page.
-fn page<T>(
+pub fn page<T>(
     mut rows: Vec<T>,
     offset: usize,
     limit: usize,

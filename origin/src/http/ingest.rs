@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::http::signed;
 use crate::ids;
-use crate::store::{AcceptResult, AcceptedEnvelope};
+use crate::store::AcceptedEnvelope;
 
 pub async fn ingest(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -90,11 +90,10 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
         body: forward.body,
     };
     match state.store.accept(envelope).await {
-        Ok(AcceptResult::Stored) => {
+        Ok(()) => {
             state.queue.pushed();
             send(done.response)
         }
-        Ok(AcceptResult::Duplicate) => send(done.response),
         Err(e) => unavailable(e),
     }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod extract;
 pub mod filters;
 pub mod ingest;
+pub mod items;
 pub mod quotas;
 pub mod relay;
 mod serialize;

@@ -95,6 +95,7 @@ pub fn issue(issue: &Issue, org: &Organization, project: &Project, base_url: &st
         "issueCategory": "error",
         "count": issue.times_seen.to_string(),
         "userCount": issue.user_count,
+        "userReportCount": issue.user_report_count,
         "firstSeen": iso(issue.first_seen_ms),
         "lastSeen": iso(issue.last_seen_ms),
     })

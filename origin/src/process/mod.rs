@@ -1,10 +1,11 @@
 //! Processing: an accepted envelope becomes the events to store (normalized, summarized,
-//! grouped) plus the drops processing made, each with its reason. Nothing is skipped silently;
-//! items that are not error events stay in the stored envelope.
+//! grouped), the attachments and user reports that come with them, plus the drops processing
+//! made, each with its reason. Other items stay in the stored envelope.
 
 #[cfg(test)]
 mod golden;
 pub mod group;
+mod items;
 pub mod normalize;
 pub mod scrub;
 mod security;
@@ -20,6 +21,7 @@ use normalize::Context;
 pub fn process(accepted: &AcceptedEnvelope, retention_days: i64, scrubbing: &scrub::ScrubSettings) -> Processed {
     let mut events = Vec::new();
     let mut drops = Vec::new();
+    let (mut attachments, mut reports) = (Vec::new(), Vec::new());
     match Envelope::parse(&accepted.body) {
         Ok(envelope) => {
             let ctx = Context {
@@ -38,10 +40,11 @@ pub fn process(accepted: &AcceptedEnvelope, retention_days: i64, scrubbing: &scr
             drops.extend(
                 envelope.items.iter().filter(|i| i.ty() == "client_report").flat_map(|i| client_report(&i.payload)),
             );
+            (attachments, reports) = items::read(&envelope, &mut drops);
         }
         Err(_) => drops.push(Drop::invalid("default", "invalid_envelope")),
     }
-    Processed { events, drops }
+    Processed { events, attachments, reports, drops }
 }
 
 /// What an SDK reports having dropped itself (`discarded_events`), as `client_discard` outcomes.

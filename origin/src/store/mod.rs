@@ -1,6 +1,7 @@
 //! Storage behind one trait: organizations, projects, keys, tokens, accepted envelopes,
 //! events and issues. The SQLite implementation is the embedded default.
 
+mod items;
 mod rows;
 mod sqlite;
 mod state;
@@ -49,6 +50,7 @@ pub struct Swept {
     pub events: usize,
     pub issues: usize,
     pub envelopes: usize,
+    pub attachments: usize,
 }
 
 /// A DSN key of a project.
@@ -157,15 +159,56 @@ pub struct Completed {
 #[derive(Clone, Debug, Default)]
 pub struct Processed {
     pub events: Vec<NewEvent>,
+    pub attachments: Vec<NewAttachment>,
+    pub reports: Vec<NewUserReport>,
     pub drops: Vec<Drop>,
 }
 
-/// Whether an accepted envelope was new.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AcceptResult {
-    Stored,
-    /// Its event id was stored before; nothing changed.
-    Duplicate,
+/// A file that came with an event (an `attachment` item, minidumps included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub event_id: String,
+    pub name: String,
+    pub content_type: String,
+    /// Sentry's attachment type (`event.attachment`, `event.minidump`, ...).
+    pub attachment_type: String,
+    pub body: Vec<u8>,
+}
+
+/// A stored attachment, without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: i64,
+    pub event_id: String,
+    pub name: String,
+    pub content_type: String,
+    pub attachment_type: String,
+    pub size: i64,
+    pub sha1: String,
+    pub received_ms: i64,
+}
+
+/// What a user said about an event (`user_report`, or a `feedback` item's message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUserReport {
+    /// The event it is about (a feedback's own id when it names none).
+    pub event_id: String,
+    pub name: String,
+    pub email: String,
+    pub comments: String,
+}
+
+/// A stored user report, with the issue of its event when that event is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserReport {
+    pub id: i64,
+    pub event_id: String,
+    pub name: String,
+    pub email: String,
+    pub comments: String,
+    pub received_ms: i64,
+    /// `(id, short id number, title)` of the event's issue.
+    pub issue: Option<(i64, i64, String)>,
 }
 
 /// An issue's status, as Sentry's API names them.
@@ -230,6 +273,8 @@ pub struct Issue {
     pub metadata: Value,
     pub times_seen: i64,
     pub user_count: i64,
+    /// User reports about the issue's events.
+    pub user_report_count: i64,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
 }
@@ -273,8 +318,9 @@ pub struct TrustedEdge {
 pub trait Store: Send + Sync + 'static {
     /// The project state for a DSN public key, in Relay's shape.
     async fn project_state(&self, public_key: &str) -> StoreResult<Option<ProjectState>>;
-    /// Stores an accepted envelope durably, once per event id, for processing.
-    async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult>;
+    /// Stores an accepted envelope durably for processing. Every envelope is kept: the event
+    /// item in it is stored once per event id when it is processed, not the envelope.
+    async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<()>;
     /// Up to `limit` envelopes not processed yet, oldest first.
     async fn pending(&self, limit: usize) -> StoreResult<Vec<PendingEnvelope>>;
     /// How many envelopes wait for processing.
@@ -339,6 +385,12 @@ pub trait Store: Send + Sync + 'static {
     async fn issue_events(&self, issue_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>>;
     async fn events(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<Event>>;
     async fn event(&self, project_id: i64, event_id: &str) -> StoreResult<Option<Event>>;
+    /// An event's attachments, oldest first (without their bytes).
+    async fn attachments(&self, project_id: i64, event_id: &str) -> StoreResult<Vec<Attachment>>;
+    /// One attachment of an event, with its bytes.
+    async fn attachment(&self, project_id: i64, event_id: &str, id: i64) -> StoreResult<Option<(Attachment, Vec<u8>)>>;
+    /// A project's user reports, newest first.
+    async fn user_reports(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<UserReport>>;
     /// Creates the first organization, project, key and token when the store is empty.
     /// The caller supplies the DSN key and the token; returns `None` if anything existed.
     async fn bootstrap(

@@ -35,7 +35,12 @@ pub fn organization_row(row: &Row) -> rusqlite::Result<Organization> {
 
 pub const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit, i.level, i.status, i.event_type, \
      i.platform, i.metadata, i.times_seen, \
-     (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen, i.substatus";
+     (SELECT COUNT(*) FROM issue_users u WHERE u.issue_id = i.id), i.first_seen, i.last_seen, i.substatus, \
+     (SELECT COUNT(*) FROM user_reports r JOIN events e ON e.project_id = r.project_id AND e.event_id = r.event_id \
+      WHERE e.issue_id = i.id)";
+
+/// How many columns [`ISSUE_COLUMNS`] selects.
+pub const ISSUE_COLUMN_COUNT: usize = 16;
 
 pub const PROJECT_COLUMNS: &str = "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, \
      p.allowed_domains, p.event_retention, p.datascrubbing";
@@ -71,6 +76,7 @@ pub fn issue_row(row: &Row) -> rusqlite::Result<Issue> {
         first_seen_ms: row.get(12)?,
         last_seen_ms: row.get(13)?,
         substatus: row.get(14)?,
+        user_report_count: row.get(15)?,
     })
 }
 

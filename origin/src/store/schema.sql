@@ -57,7 +57,10 @@ CREATE TABLE IF NOT EXISTS envelopes (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS envelopes_pending ON envelopes (processed, id);
-CREATE UNIQUE INDEX IF NOT EXISTS envelopes_event ON envelopes (project_id, event_id) WHERE event_id IS NOT NULL;
+-- Dedupe belongs to the event, not the envelope: a second envelope for a stored event id (late
+-- attachments, user reports) is kept; its event item, if any, is stored once (`events`).
+DROP INDEX IF EXISTS envelopes_event;
+CREATE INDEX IF NOT EXISTS envelopes_by_event ON envelopes (project_id, event_id);
 CREATE TABLE IF NOT EXISTS issues (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id),
@@ -101,6 +104,34 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_received ON events (project_id, received);
 CREATE INDEX IF NOT EXISTS events_issue ON events (issue_id, received);
+-- Files sent with an event (attachments, minidumps), by event id, whichever arrives first. The
+-- same file delivered twice (an edge's retry) is kept once.
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    -- Sentry's attachment type: `event.attachment`, `event.minidump`, ...
+    attachment_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha1 TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (project_id, event_id, name, sha1)
+);
+-- What users said about an event (`user_report` items, and `feedback` items, linked to the event
+-- they name or else to themselves). A later report for the same event replaces the earlier one.
+CREATE TABLE IF NOT EXISTS user_reports (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    comments TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    UNIQUE (project_id, event_id)
+);
 -- Data dropped after acceptance, each with its reason.
 CREATE TABLE IF NOT EXISTS outcomes (
     id INTEGER PRIMARY KEY,

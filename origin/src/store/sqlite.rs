@@ -59,11 +59,10 @@ impl Store for SqliteStore {
         self.with(move |c| super::state::project_state(c, &key)).await
     }
 
-    async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<AcceptResult> {
+    async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<()> {
         self.with(move |c| {
-            let inserted = c.execute(
-                "INSERT OR IGNORE INTO envelopes (project_id, event_id, received, client_ip, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            c.execute(
+                "INSERT INTO envelopes (project_id, event_id, received, client_ip, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     envelope.project_id,
                     envelope.event_id,
@@ -71,8 +70,8 @@ impl Store for SqliteStore {
                     envelope.client_ip,
                     envelope.body
                 ],
-            )?;
-            Ok(if inserted == 0 { AcceptResult::Duplicate } else { AcceptResult::Stored })
+            )
+            .map(|_| ())
         })
         .await
     }
@@ -117,6 +116,7 @@ impl Store for SqliteStore {
                 for ev in &done.processed.events {
                     insert_event(&tx, done.project_id, done.received_ms, ev)?;
                 }
+                super::items::insert(&tx, done.project_id, done.received_ms, &done.processed)?;
                 for drop in &done.processed.drops {
                     tx.execute(
                         "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
@@ -372,8 +372,11 @@ impl Store for SqliteStore {
                 params![now_ms],
             )?;
             tx.execute(&format!("DELETE FROM outcomes WHERE timestamp < {cutoff}"), params![now_ms])?;
+            let attachments =
+                tx.execute(&format!("DELETE FROM attachments WHERE received < {cutoff}"), params![now_ms])?;
+            tx.execute(&format!("DELETE FROM user_reports WHERE received < {cutoff}"), params![now_ms])?;
             tx.commit()?;
-            Ok(Swept { events, issues, envelopes })
+            Ok(Swept { events, issues, envelopes, attachments })
         })
         .await
     }
@@ -474,7 +477,7 @@ impl Store for SqliteStore {
                      WHERE i.id = ?1 AND p.organization_id = ?2"
                 ),
                 params![issue_id, organization_id],
-                |r| Ok((issue_row(r)?, project_row(r, 15)?)),
+                |r| Ok((issue_row(r)?, project_row(r, ISSUE_COLUMN_COUNT)?)),
             )
             .optional()
         })
@@ -514,6 +517,20 @@ impl Store for SqliteStore {
             .optional()
         })
         .await
+    }
+
+    async fn attachments(&self, project_id: i64, event_id: &str) -> StoreResult<Vec<Attachment>> {
+        let event_id = event_id.to_string();
+        self.with(move |c| super::items::attachments(c, project_id, &event_id)).await
+    }
+
+    async fn attachment(&self, project_id: i64, event_id: &str, id: i64) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        let event_id = event_id.to_string();
+        self.with(move |c| super::items::attachment(c, project_id, &event_id, id)).await
+    }
+
+    async fn user_reports(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<UserReport>> {
+        self.with(move |c| super::items::user_reports(c, project_id, offset, limit)).await
     }
 
     async fn bootstrap(
