@@ -281,7 +281,7 @@ pub fn judge(
         let outcomes = envelope
             .items
             .iter()
-            .filter_map(quota::item_quantity)
+            .flat_map(quota::item_quantities)
             .map(|(category, quantity)| Outcome {
                 kind: OutcomeKind::Invalid,
                 category,
