@@ -15,8 +15,8 @@ use super::id::EventId;
 use super::limit::{self, Check, Plan};
 use super::limits::Limits;
 use super::multipart;
+use super::outcome::Reject;
 use super::outcome::{Outcome, OutcomeKind};
-use super::outcome::{Oversized, Reject};
 use super::quota::{self, CachedLimits, Scoping};
 use super::route::{route, Action, Endpoint, Route};
 use super::security;
@@ -116,11 +116,7 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     // The event's own id, for an envelope whose header names none (as Relay takes it).
     let mut item_event_id = None;
     for item in &envelope.items {
-        if let Some(cap) = limits.item_cap(item.ty()) {
-            if item.payload.len() > cap {
-                return Err(Reject::TooLarge { what: Oversized::Item(item.ty().to_string()), limit: cap });
-            }
-        }
+        limits.check_item(item)?;
         if item.holds_json_object() {
             // serde_json refuses nesting past 128 levels, invalid UTF-8, NaN and out-of-range numbers.
             let object = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&item.payload)
