@@ -377,3 +377,41 @@ impl ForwardOutcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::http::Headers;
+    use crate::core::outcome::Oversized;
+
+    fn refused(limits: &Limits, ty: &str, len: usize) -> Reject {
+        let headers: Headers =
+            [("x-sentry-auth", "Sentry sentry_key=0123456789abcdef0123456789abcdef")].into_iter().collect();
+        let body = format!("{{}}\n{{\"type\":\"{ty}\",\"length\":{len}}}\n{}\n", "x".repeat(len));
+        let req = Request {
+            method: "POST",
+            path: "/api/42/envelope/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+            client_ip: None,
+        };
+        match prepare(&req, limits, EventId::from_bytes([7; 16])) {
+            Err(reject) => reject,
+            Ok(_) => panic!("{ty} of {len} bytes was let through"),
+        }
+    }
+
+    #[test]
+    fn a_log_over_the_log_limit_is_refused_with_413_naming_it_as_an_event_is() {
+        let limits = Limits { max_event_size: 10, max_log_size: 20, ..Limits::default() };
+        for (ty, limit) in [("event", 10), ("log", 20)] {
+            let reject = refused(&limits, ty, limit + 1);
+            assert_eq!(reject, Reject::TooLarge { what: Oversized::Item(ty.into()), limit });
+            let response = reject.response();
+            assert_eq!(response.status, 413);
+            let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+            assert_eq!(body["detail"], format!("{ty} item exceeds the limit of {limit} bytes"));
+        }
+    }
+}
