@@ -351,18 +351,17 @@ pub fn apply(
     let mut outcomes = Vec::new();
     envelope.items.retain(|item| {
         let belongs = matches!(item.ty(), "event" | "transaction") || item.is_event_dependant();
-        match super::quota::item_quantity(item).filter(|_| belongs) {
-            Some((category, quantity)) => {
-                outcomes.push(Outcome {
-                    kind: OutcomeKind::Filtered,
-                    category,
-                    quantity,
-                    reason: reason.name().into(),
-                });
-                false
-            }
-            None => true,
+        let quantities = if belongs { super::quota::item_quantities(item) } else { Vec::new() };
+        if quantities.is_empty() {
+            return true;
         }
+        outcomes.extend(quantities.into_iter().map(|(category, quantity)| Outcome {
+            kind: OutcomeKind::Filtered,
+            category,
+            quantity,
+            reason: reason.name().into(),
+        }));
+        false
     });
     outcomes
 }

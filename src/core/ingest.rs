@@ -15,8 +15,8 @@ use super::id::EventId;
 use super::limit::{self, Check, Plan};
 use super::limits::Limits;
 use super::multipart;
+use super::outcome::Reject;
 use super::outcome::{Outcome, OutcomeKind};
-use super::outcome::{Oversized, Reject};
 use super::quota::{self, CachedLimits, Scoping};
 use super::route::{route, Action, Endpoint, Route};
 use super::security;
@@ -116,11 +116,7 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
     // The event's own id, for an envelope whose header names none (as Relay takes it).
     let mut item_event_id = None;
     for item in &envelope.items {
-        if let Some(cap) = limits.item_cap(item.ty()) {
-            if item.payload.len() > cap {
-                return Err(Reject::TooLarge { what: Oversized::Item(item.ty().to_string()), limit: cap });
-            }
-        }
+        limits.check_item(item)?;
         if item.holds_json_object() {
             // serde_json refuses nesting past 128 levels, invalid UTF-8, NaN and out-of-range numbers.
             let object = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&item.payload)
@@ -281,7 +277,7 @@ pub fn judge(
         let outcomes = envelope
             .items
             .iter()
-            .filter_map(quota::item_quantity)
+            .flat_map(quota::item_quantities)
             .map(|(category, quantity)| Outcome {
                 kind: OutcomeKind::Invalid,
                 category,
@@ -378,6 +374,44 @@ impl ForwardOutcome {
             ForwardOutcome::Delivered => "delivered",
             ForwardOutcome::Rejected => "upstream_rejected",
             ForwardOutcome::Unavailable => "upstream_unavailable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::http::Headers;
+    use crate::core::outcome::Oversized;
+
+    fn refused(limits: &Limits, ty: &str, len: usize) -> Reject {
+        let headers: Headers =
+            [("x-sentry-auth", "Sentry sentry_key=0123456789abcdef0123456789abcdef")].into_iter().collect();
+        let body = format!("{{}}\n{{\"type\":\"{ty}\",\"length\":{len}}}\n{}\n", "x".repeat(len));
+        let req = Request {
+            method: "POST",
+            path: "/api/42/envelope/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+            client_ip: None,
+        };
+        match prepare(&req, limits, EventId::from_bytes([7; 16])) {
+            Err(reject) => reject,
+            Ok(_) => panic!("{ty} of {len} bytes was let through"),
+        }
+    }
+
+    #[test]
+    fn a_log_over_the_log_limit_is_refused_with_413_naming_it_as_an_event_is() {
+        let limits = Limits { max_event_size: 10, max_log_size: 20, ..Limits::default() };
+        for (ty, limit) in [("event", 10), ("log", 20)] {
+            let reject = refused(&limits, ty, limit + 1);
+            assert_eq!(reject, Reject::TooLarge { what: Oversized::Item(ty.into()), limit });
+            let response = reject.response();
+            assert_eq!(response.status, 413);
+            let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+            assert_eq!(body["detail"], format!("{ty} item exceeds the limit of {limit} bytes"));
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Rate limiting an envelope, sans-IO: [`plan`] works out which counters must be asked
 //! (cached upstream limits and `limit: 0` quotas decide at once), the shell asks its counter
 //! service (Durable Objects at the edge) using [`try_consume`], and [`enforce`] drops what was
-//! refused — an event's dependants (attachments, user reports) go with it — and returns the
-//! limits to announce and the outcomes to record.
+//! refused — an item goes when any category it counts in is refused, an event's dependants
+//! (attachments, user reports) go with it — and returns the limits to announce and one outcome
+//! per category each dropped item counts in.
 
 use super::envelope::Envelope;
 use super::outcome::{Outcome, OutcomeKind};
-use super::quota::{item_quantity, CachedLimits, DataCategory, Quota, RateLimit, Scoping};
+use super::quota::{item_quantities, CachedLimits, DataCategory, Quota, RateLimit, Scoping};
 
 /// A question for the counter service: may `quantity` more be counted?
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,9 +66,9 @@ pub struct Plan {
 /// Plans the quota checks for `envelope` under `quotas`, honouring limits learned from upstream.
 pub fn plan(envelope: &Envelope, quotas: &[Quota], scoping: &Scoping, cached: &CachedLimits, now: u64) -> Plan {
     let mut totals: Vec<(DataCategory, u64)> = Vec::new();
-    for (category, quantity) in envelope.items.iter().filter_map(item_quantity) {
+    for (category, quantity) in envelope.items.iter().flat_map(item_quantities) {
         match totals.iter_mut().find(|(c, _)| *c == category) {
-            Some((_, total)) => *total += quantity,
+            Some((_, total)) => *total = total.saturating_add(quantity),
             None => totals.push((category, quantity)),
         }
     }
@@ -126,25 +127,34 @@ pub fn enforce(mut envelope: Envelope, plan: &Plan, allowed: &[bool]) -> Enforce
             .and_then(|r| r.limit.reason_code.clone())
             .unwrap_or_else(|| "generic".into())
     };
+    // The first refused category an item counts in, if any.
+    let refused_in = |quantities: &[(DataCategory, u64)]| quantities.iter().map(|(c, _)| *c).find(|c| limited(*c));
     // An event that is dropped takes its dependants with it, under the event's reason.
     let event_reason = envelope
         .items
         .iter()
         .filter(|i| i.is_event_payload())
-        .filter_map(item_quantity)
-        .find(|(c, _)| limited(*c))
-        .map(|(c, _)| reason_for(c));
+        .find_map(|i| refused_in(&item_quantities(i)))
+        .map(reason_for);
     let mut outcomes = Vec::new();
     envelope.items.retain(|item| {
-        let Some((category, quantity)) = item_quantity(item) else { return true };
-        let reason = if limited(category) {
-            reason_for(category)
-        } else if item.is_event_dependant() && event_reason.is_some() {
-            event_reason.clone().unwrap_or_default()
-        } else {
-            return true;
+        let quantities = item_quantities(item);
+        let reason = match (refused_in(&quantities), &event_reason) {
+            (Some(category), _) => reason_for(category),
+            (None, Some(reason)) if item.is_event_dependant() => reason.clone(),
+            _ => return true,
         };
-        outcomes.push(Outcome { kind: OutcomeKind::RateLimited, category, quantity, reason });
+        // An item without categories is never refused in its own right, and a dependant
+        // without any (form data) stays, as before; one that counts is accounted in each.
+        if quantities.is_empty() {
+            return true;
+        }
+        outcomes.extend(quantities.into_iter().map(|(category, quantity)| Outcome {
+            kind: OutcomeKind::RateLimited,
+            category,
+            quantity,
+            reason: reason.clone(),
+        }));
         false
     });
     Enforced { envelope, limits, outcomes }
@@ -220,7 +230,11 @@ mod tests {
             refused.outcomes.iter().map(|o| (o.category, o.quantity, o.reason.as_str())).collect();
         assert_eq!(
             dropped,
-            vec![(DataCategory::Attachment, 3, "project_quota"), (DataCategory::Error, 1, "project_quota")]
+            vec![
+                (DataCategory::Attachment, 3, "project_quota"),
+                (DataCategory::AttachmentItem, 1, "project_quota"),
+                (DataCategory::Error, 1, "project_quota")
+            ]
         );
     }
 
@@ -235,7 +249,7 @@ mod tests {
         let p = plan(&envelope(), &[quota(&["error"], 10), key], &scoping(), &CachedLimits::default(), 100);
         let out = enforce(envelope(), &p, &[true, false]);
         let reasons: Vec<&str> = out.outcomes.iter().map(|o| o.reason.as_str()).collect();
-        assert_eq!(reasons, vec!["key_quota", "key_quota"]);
+        assert_eq!(reasons, vec!["key_quota", "key_quota", "key_quota"], "attachment bytes and item, error");
         assert_eq!(out.limits.len(), 1);
     }
 
@@ -251,5 +265,43 @@ mod tests {
         let out = enforce(envelope(), &p, &[]);
         assert_eq!(out.limits[0].reason_code.as_deref(), Some("quota_exceeded"));
         assert_eq!(types(&out.envelope), vec!["session", "client_report"]);
+    }
+
+    #[test]
+    fn quotas_on_the_new_categories_limit_their_items() {
+        let env = || {
+            Envelope::parse(
+                b"{}\n{\"type\":\"log\",\"item_count\":4,\"length\":6}\n{}{}{}\n\
+                  {\"type\":\"trace_metric\",\"item_count\":2}\n{}\n\
+                  {\"type\":\"profile_chunk\",\"platform\":\"python\"}\n{}\n\
+                  {\"type\":\"attachment\",\"length\":3}\nabc\n{\"type\":\"client_report\"}\n{}\n",
+            )
+            .unwrap()
+        };
+        type Case = (&'static str, u64, &'static str, Vec<(DataCategory, u64)>);
+        let cases: [Case; 5] = [
+            ("log_item", 4, "log", vec![(DataCategory::LogByte, 6), (DataCategory::LogItem, 4)]),
+            ("log_byte", 6, "log", vec![(DataCategory::LogByte, 6), (DataCategory::LogItem, 4)]),
+            ("trace_metric", 2, "trace_metric", vec![(DataCategory::TraceMetric, 2)]),
+            ("profile_chunk", 1, "profile_chunk", vec![(DataCategory::ProfileChunk, 1)]),
+            (
+                "attachment_item",
+                1,
+                "attachment",
+                vec![(DataCategory::Attachment, 3), (DataCategory::AttachmentItem, 1)],
+            ),
+        ];
+        for (category, quantity, ty, dropped) in cases {
+            let p = plan(&env(), &[quota(&[category], 10)], &scoping(), &CachedLimits::default(), 100);
+            assert_eq!(p.checks.len(), 1, "{category}");
+            assert_eq!(p.checks[0].quantity, quantity, "{category}");
+            assert_eq!(types(&enforce(env(), &p, &[true]).envelope).len(), 5, "{category}");
+            let out = enforce(env(), &p, &[false]);
+            assert!(!types(&out.envelope).contains(&ty), "{category}");
+            assert_eq!(types(&out.envelope).len(), 4, "{category}: only the {ty} goes");
+            let got: Vec<(DataCategory, u64)> = out.outcomes.iter().map(|o| (o.category, o.quantity)).collect();
+            assert_eq!(got, dropped, "{category}");
+            assert_eq!(out.limits[0].categories, vec![DataCategory::from_name(category)]);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! no network, no platform crate: every shell (Workers, Spin, the origin) drives the same code.
 
 pub mod auth;
+pub mod category;
 pub mod config;
 pub mod cors;
 pub mod decode;

@@ -1,125 +1,14 @@
-//! Quotas and rate limits as Relay models them: data categories and the quantity each item
-//! counts, Relay's quota objects (`id`, `categories`, `scope`, `scopeId`, `limit`, `window`,
-//! `reasonCode`), the per-window counters a quota needs, and the `X-Sentry-Rate-Limits`
-//! header both ways, with limits learned from upstream kept until they expire. Time is passed
-//! in as Unix seconds.
+//! Quotas and rate limits as Relay models them: Relay's quota objects (`id`, `categories`,
+//! `scope`, `scopeId`, `limit`, `window`, `reasonCode`), the per-window counters a quota needs,
+//! and the `X-Sentry-Rate-Limits` header both ways, with limits learned from upstream kept
+//! until they expire. Time is passed in as Unix seconds. Data categories and what each item
+//! counts in them live in [`super::category`].
 
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::Item;
-
-/// What a piece of data is counted as (Relay's categories and numeric values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum DataCategory {
-    Default,
-    Error,
-    Transaction,
-    Security,
-    /// Counted in bytes.
-    Attachment,
-    Session,
-    Profile,
-    Replay,
-    Monitor,
-    Span,
-    Feedback,
-    Unknown,
-}
-
-impl DataCategory {
-    pub fn name(self) -> &'static str {
-        match self {
-            DataCategory::Default => "default",
-            DataCategory::Error => "error",
-            DataCategory::Transaction => "transaction",
-            DataCategory::Security => "security",
-            DataCategory::Attachment => "attachment",
-            DataCategory::Session => "session",
-            DataCategory::Profile => "profile",
-            DataCategory::Replay => "replay",
-            DataCategory::Monitor => "monitor",
-            DataCategory::Span => "span",
-            DataCategory::Feedback => "feedback",
-            DataCategory::Unknown => "unknown",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Self {
-        match name {
-            "default" => DataCategory::Default,
-            "error" => DataCategory::Error,
-            "transaction" => DataCategory::Transaction,
-            "security" => DataCategory::Security,
-            "attachment" => DataCategory::Attachment,
-            "session" => DataCategory::Session,
-            "profile" => DataCategory::Profile,
-            "replay" => DataCategory::Replay,
-            "monitor" => DataCategory::Monitor,
-            "span" => DataCategory::Span,
-            "feedback" | "user_report_v2" => DataCategory::Feedback,
-            _ => DataCategory::Unknown,
-        }
-    }
-
-    /// The category with Relay's numeric value `value`.
-    pub fn from_value(value: u8) -> Self {
-        [
-            DataCategory::Default,
-            DataCategory::Error,
-            DataCategory::Transaction,
-            DataCategory::Security,
-            DataCategory::Attachment,
-            DataCategory::Session,
-            DataCategory::Profile,
-            DataCategory::Replay,
-            DataCategory::Monitor,
-            DataCategory::Span,
-            DataCategory::Feedback,
-        ]
-        .into_iter()
-        .find(|c| c.value() == Some(value))
-        .unwrap_or(DataCategory::Unknown)
-    }
-
-    /// Relay's numeric value, as outcomes carry it.
-    pub fn value(self) -> Option<u8> {
-        match self {
-            DataCategory::Default => Some(0),
-            DataCategory::Error => Some(1),
-            DataCategory::Transaction => Some(2),
-            DataCategory::Security => Some(3),
-            DataCategory::Attachment => Some(4),
-            DataCategory::Session => Some(5),
-            DataCategory::Profile => Some(6),
-            DataCategory::Replay => Some(7),
-            DataCategory::Monitor => Some(10),
-            DataCategory::Span => Some(12),
-            DataCategory::Feedback => Some(14),
-            DataCategory::Unknown => None,
-        }
-    }
-}
-
-/// The category an item counts in and how much (attachments by bytes); `None` for items that
-/// are never limited (client reports, unknown types).
-pub fn item_quantity(item: &Item) -> Option<(DataCategory, u64)> {
-    let category = match item.ty() {
-        "event" => DataCategory::Error,
-        "transaction" => DataCategory::Transaction,
-        "security" | "raw_security" => DataCategory::Security,
-        "attachment" => return Some((DataCategory::Attachment, item.payload.len().max(1) as u64)),
-        "session" | "sessions" => DataCategory::Session,
-        "profile" => DataCategory::Profile,
-        "replay_event" | "replay_recording" | "replay_video" => DataCategory::Replay,
-        "check_in" => DataCategory::Monitor,
-        "span" => DataCategory::Span,
-        "feedback" | "user_report" => DataCategory::Feedback,
-        _ => return None,
-    };
-    Some((category, 1))
-}
+pub use super::category::{item_quantities, DataCategory};
 
 /// What a quota counts across.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

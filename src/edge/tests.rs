@@ -302,8 +302,8 @@ fn iso8601_matches_known_instants() {
 #[test]
 fn every_setting_the_core_reads_is_listed() {
     let listed: Vec<&str> = settings().collect();
-    for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "CONFIG_GRACE_SECS", "TRUSTED_PROXIES"] {
+    for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "MAX_LOG_SIZE", "CONFIG_GRACE_SECS", "TRUSTED_PROXIES"] {
         assert!(listed.contains(&name), "{name}");
     }
-    assert_eq!(listed.len(), 11);
+    assert_eq!(listed.len(), 20);
 }
