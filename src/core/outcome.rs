@@ -8,9 +8,11 @@ use serde_json::json;
 use super::http::Response;
 use super::quota::{DataCategory, Scoping};
 
-/// What happened to dropped data, as Relay's outcomes name it.
+/// What happened to data, as Relay's outcomes name it: kept, or dropped and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OutcomeKind {
+    /// Kept by the origin (recorded there, the tier that keeps it).
+    Accepted,
     Filtered,
     RateLimited,
     Invalid,
@@ -22,6 +24,7 @@ impl OutcomeKind {
     /// Relay's numeric outcome id.
     pub fn value(self) -> u8 {
         match self {
+            OutcomeKind::Accepted => 0,
             OutcomeKind::Filtered => 1,
             OutcomeKind::RateLimited => 2,
             OutcomeKind::Invalid => 3,
@@ -32,6 +35,7 @@ impl OutcomeKind {
     /// The name Sentry's stats API groups by.
     pub fn name(self) -> &'static str {
         match self {
+            OutcomeKind::Accepted => "accepted",
             OutcomeKind::Filtered => "filtered",
             OutcomeKind::RateLimited => "rate_limited",
             OutcomeKind::Invalid => "invalid",
@@ -41,6 +45,7 @@ impl OutcomeKind {
 
     pub fn from_value(value: u8) -> Option<Self> {
         match value {
+            0 => Some(OutcomeKind::Accepted),
             1 => Some(OutcomeKind::Filtered),
             2 => Some(OutcomeKind::RateLimited),
             3 => Some(OutcomeKind::Invalid),
@@ -50,13 +55,24 @@ impl OutcomeKind {
     }
 }
 
-/// Data dropped for a reason: one record for the origin's stats.
+/// What became of an item's data in one category: one record for the origin's stats.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub kind: OutcomeKind,
     pub category: DataCategory,
     pub quantity: u64,
+    /// Why it was dropped; empty for accepted data.
     pub reason: String,
+}
+
+impl Outcome {
+    /// One outcome of `kind` for each category `item` counts in.
+    pub fn for_item(item: &super::envelope::Item, kind: OutcomeKind, reason: &str) -> Vec<Outcome> {
+        super::category::item_quantities(item)
+            .into_iter()
+            .map(|(category, quantity)| Outcome { kind, category, quantity, reason: reason.to_string() })
+            .collect()
+    }
 }
 
 /// Why data was discarded, spelled as Relay spells its `invalid` outcome reasons.

@@ -36,6 +36,11 @@ pub async fn outcomes(State(state): State<AppState>, FromEdge(body): FromEdge) -
     let rows = outcomes
         .into_iter()
         .map(|(project, o)| {
+            if o.kind == picket::core::outcome::OutcomeKind::Accepted {
+                return Err(ApiError::BadRequest(
+                    "accepted outcomes are recorded by the origin that keeps the data".into(),
+                ));
+            }
             let project = i64::try_from(project)
                 .map_err(|_| ApiError::BadRequest(format!("project_id {project} is out of range")))?;
             if o.quantity > MAX_OUTCOME_QUANTITY {

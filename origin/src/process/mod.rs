@@ -13,83 +13,103 @@ mod security;
 use picket::core::envelope::Envelope;
 use serde_json::{Map, Value};
 
-use crate::store::{AcceptedEnvelope, Drop, NewEvent, Processed};
+use picket::core::category::DataCategory;
+use picket::core::outcome::{DiscardReason, Outcome, OutcomeKind};
+
+use crate::store::{AcceptedEnvelope, NewEvent, Processed};
 use normalize::Context;
 
-/// Processes an accepted envelope into events and drops; `retention_days` bounds how old an
-/// event's own timestamp may be.
+/// Processes an accepted envelope into events, what comes with them, and one outcome for every
+/// other item; `retention_days` bounds how old an event's own timestamp may be.
 pub fn process(accepted: &AcceptedEnvelope, retention_days: i64, scrubbing: &scrub::ScrubSettings) -> Processed {
-    let mut events = Vec::new();
-    let mut drops = Vec::new();
-    let (mut attachments, mut reports) = (Vec::new(), Vec::new());
-    match Envelope::parse(&accepted.body) {
-        Ok(envelope) => {
-            let ctx = Context {
-                received_ms: accepted.received_ms,
-                sent_at_ms: normalize::timestamp_ms(envelope.headers.get("sent_at")),
-                client_ip: accepted.client_ip.as_deref(),
-                retention_days,
-            };
-            let event_id = envelope.event_id().map(|id| id.simple());
-            for payload in event_payloads(&envelope) {
-                match payload.and_then(|p| event(event_id.as_deref(), p, &ctx, scrubbing)) {
-                    Ok(ev) => events.push(ev),
-                    Err(reason) => drops.push(Drop::invalid("error", reason)),
+    let mut out = Processed::default();
+    let Ok(envelope) = Envelope::parse(&accepted.body) else {
+        let kind = OutcomeKind::Invalid;
+        let reason = DiscardReason::InvalidEnvelope.as_str().to_string();
+        out.outcomes.push(Outcome { kind, category: DataCategory::Default, quantity: 1, reason });
+        return out;
+    };
+    let ctx = Context {
+        received_ms: accepted.received_ms,
+        sent_at_ms: normalize::timestamp_ms(envelope.headers.get("sent_at")),
+        client_ip: accepted.client_ip.as_deref(),
+        retention_days,
+    };
+    let event_id = envelope.event_id().map(|id| id.simple());
+    let mut has_event = false;
+    for item in &envelope.items {
+        let payload = match item.ty() {
+            "event" => {
+                has_event = true;
+                match serde_json::from_slice::<Value>(&item.payload) {
+                    Ok(Value::Object(ev)) => Ok(ev),
+                    _ => Err(DiscardReason::InvalidJson.as_str()),
                 }
             }
-            drops.extend(
-                envelope.items.iter().filter(|i| i.ty() == "client_report").flat_map(|i| client_report(&i.payload)),
-            );
-            (attachments, reports) = items::read(&envelope, &mut drops);
+            "raw_security" => security::event_from_report(&item.payload, &item.headers).ok_or("security_report"),
+            "client_report" => {
+                out.outcomes.extend(client_report(&item.payload));
+                continue;
+            }
+            "attachment" | "user_report" | "feedback" => {
+                if let Err(reason) = items::read(item, event_id.as_deref(), &mut out) {
+                    out.outcomes.extend(Outcome::for_item(item, OutcomeKind::Invalid, reason));
+                }
+                continue;
+            }
+            // Kept in the stored envelope for the project's retention.
+            _ => {
+                out.outcomes.extend(Outcome::for_item(item, OutcomeKind::Accepted, ""));
+                continue;
+            }
+        };
+        match payload.and_then(|p| event(event_id.as_deref(), p, &ctx, scrubbing)) {
+            Ok(mut ev) => {
+                ev.accepted = Outcome::for_item(item, OutcomeKind::Accepted, "");
+                out.events.push(ev);
+            }
+            Err(reason) => out.outcomes.extend(Outcome::for_item(item, OutcomeKind::Invalid, reason)),
         }
-        Err(_) => drops.push(Drop::invalid("default", "invalid_envelope")),
     }
-    Processed { events, attachments, reports, drops }
+    // A minidump without an event item is a native crash (its file counts as an attachment).
+    let minidump = envelope
+        .items
+        .iter()
+        .any(|i| i.headers.get("attachment_type").and_then(Value::as_str) == Some("event.minidump"));
+    if minidump && !has_event {
+        match event(event_id.as_deref(), security::native_crash(), &ctx, scrubbing) {
+            Ok(ev) => out.events.push(ev),
+            Err(reason) => {
+                let reason = reason.to_string();
+                out.outcomes.push(Outcome {
+                    kind: OutcomeKind::Invalid,
+                    category: DataCategory::Error,
+                    quantity: 1,
+                    reason,
+                })
+            }
+        }
+    }
+    out
 }
 
 /// What an SDK reports having dropped itself (`discarded_events`), as `client_discard` outcomes.
-fn client_report(payload: &[u8]) -> Vec<Drop> {
+fn client_report(payload: &[u8]) -> Vec<Outcome> {
     let Ok(report) = serde_json::from_slice::<Value>(payload) else { return Vec::new() };
     let discarded = report.get("discarded_events").and_then(Value::as_array);
     discarded
         .into_iter()
         .flatten()
         .filter_map(|d| {
-            Some(Drop {
-                outcome: "client_discard".into(),
-                category: d.get("category")?.as_str()?.to_string(),
+            Some(Outcome {
+                kind: OutcomeKind::ClientDiscard,
+                category: DataCategory::from_name(d.get("category")?.as_str()?),
+                // The SDK's own reason, as it sent it.
                 reason: d.get("reason")?.as_str()?.to_string(),
                 quantity: d.get("quantity").and_then(Value::as_u64).unwrap_or(1),
             })
         })
         .collect()
-}
-
-/// The event payloads an envelope carries: `event` items as they are, security reports turned
-/// into `security` events, and a minidump without an event item made into a native crash.
-fn event_payloads(envelope: &Envelope) -> Vec<Result<Map<String, Value>, &'static str>> {
-    let mut out = Vec::new();
-    for item in &envelope.items {
-        match item.ty() {
-            "event" => out.push(match serde_json::from_slice::<Value>(&item.payload) {
-                Ok(Value::Object(ev)) => Ok(ev),
-                _ => Err("invalid_json"),
-            }),
-            "raw_security" => {
-                out.push(security::event_from_report(&item.payload, &item.headers).ok_or("security_report"))
-            }
-            _ => {}
-        }
-    }
-    let has_event = envelope.items.iter().any(|i| i.ty() == "event");
-    let minidump = envelope
-        .items
-        .iter()
-        .any(|i| i.headers.get("attachment_type").and_then(Value::as_str) == Some("event.minidump"));
-    if minidump && !has_event {
-        out.push(Ok(security::native_crash()));
-    }
-    out
 }
 
 /// Normalizes one event payload into a [`NewEvent`].
@@ -125,6 +145,7 @@ fn event(
         event_type: summary.event_type,
         metadata: summary.metadata,
         payload: Value::Object(ev),
+        accepted: Vec::new(),
     })
 }
 
@@ -180,7 +201,12 @@ mod tests {
         assert_eq!(ev.timestamp_ms, 1_795_235_831_500);
         assert_eq!(ev.user_ident.as_deref(), Some("id:7"));
         assert_eq!(ev.payload["event_id"], "fc6d8c0c43fc4630ad850ee518f1b9d0");
-        assert_eq!(acc.drops, vec![Drop::invalid("error", "invalid_json")]);
+        let outcomes: Vec<_> =
+            acc.outcomes.iter().map(|o| (o.kind, o.category, o.quantity, o.reason.as_str())).collect();
+        assert_eq!(outcomes, [(OutcomeKind::Invalid, DataCategory::Error, 1, "invalid_json")]);
+        assert_eq!(acc.attachments.len(), 1, "the attachment joins the envelope's event");
+        assert_eq!(acc.attachments[0].accepted.len(), 2, "bytes and one item");
+        assert_eq!(acc.events[0].accepted.len(), 1, "the good event counts once, as an error");
     }
 
     #[test]
@@ -199,13 +225,13 @@ mod tests {
             "/../tests/data/vectors/python-sdk-2.75.0_429-then-client-report.envelope"
         ))
         .unwrap();
-        let drops = process(&accepted(&body, 1, None), 90, &Default::default()).drops;
-        let error = drops.iter().find(|d| d.category == "error").unwrap();
+        let outcomes = process(&accepted(&body, 1, None), 90, &Default::default()).outcomes;
+        let error = outcomes.iter().find(|d| d.category == DataCategory::Error).unwrap();
         assert_eq!(
-            (error.outcome.as_str(), error.reason.as_str(), error.quantity),
-            ("client_discard", "ratelimit_backoff", 1)
+            (error.kind, error.reason.as_str(), error.quantity),
+            (OutcomeKind::ClientDiscard, "ratelimit_backoff", 1)
         );
-        assert_eq!(drops.len(), 3);
+        assert_eq!(outcomes.len(), 3);
     }
 
     #[test]

@@ -5,13 +5,15 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use sha1::{Digest, Sha1};
 
+use super::rows::insert_outcomes;
 use super::{Attachment, Processed, UserReport};
 
-/// Stores the attachments and user reports of one processed envelope, in `tx`.
+/// Stores the attachments and user reports of one processed envelope, in `tx`, with the
+/// `accepted` outcomes of each one that is new.
 pub fn insert(tx: &Transaction, project_id: i64, received_ms: i64, processed: &Processed) -> rusqlite::Result<()> {
     for a in &processed.attachments {
         let sha1 = hex(&Sha1::digest(&a.body));
-        tx.execute(
+        let inserted = tx.execute(
             "INSERT OR IGNORE INTO attachments \
              (project_id, event_id, name, content_type, attachment_type, size, sha1, received, body) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -27,6 +29,9 @@ pub fn insert(tx: &Transaction, project_id: i64, received_ms: i64, processed: &P
                 a.body
             ],
         )?;
+        if inserted > 0 {
+            insert_outcomes(tx, project_id, received_ms, &a.accepted)?;
+        }
     }
     for r in &processed.reports {
         tx.execute(
@@ -35,6 +40,7 @@ pub fn insert(tx: &Transaction, project_id: i64, received_ms: i64, processed: &P
              ON CONFLICT (project_id, event_id) DO UPDATE SET name = ?3, email = ?4, comments = ?5, received = ?6",
             params![project_id, r.event_id, r.name, r.email, r.comments, received_ms],
         )?;
+        insert_outcomes(tx, project_id, received_ms, &r.accepted)?;
     }
     Ok(())
 }

@@ -105,23 +105,9 @@ pub struct NewEvent {
     pub user_ident: Option<String>,
     /// The event as stored and served.
     pub payload: Value,
-}
-
-/// Data the origin dropped while processing, with its reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Drop {
-    /// `invalid` for what processing refused, `client_discard` for what an SDK reported dropping.
-    pub outcome: String,
-    pub category: String,
-    pub reason: String,
-    pub quantity: u64,
-}
-
-impl Drop {
-    /// Data processing found invalid.
-    pub fn invalid(category: &str, reason: &str) -> Self {
-        Drop { outcome: "invalid".into(), category: category.into(), reason: reason.into(), quantity: 1 }
-    }
+    /// The `accepted` outcomes of the item it came from, recorded if it is new (an event id
+    /// stored before adds nothing).
+    pub accepted: Vec<Outcome>,
 }
 
 /// An envelope the core accepted, stored durably before the origin answers.
@@ -161,7 +147,9 @@ pub struct Processed {
     pub events: Vec<NewEvent>,
     pub attachments: Vec<NewAttachment>,
     pub reports: Vec<NewUserReport>,
-    pub drops: Vec<Drop>,
+    /// One outcome for every other item: `accepted` for what stays in the stored envelope for
+    /// the project's retention, or why it was dropped; client reports' own discards.
+    pub outcomes: Vec<Outcome>,
 }
 
 /// A file that came with an event (an `attachment` item, minidumps included).
@@ -173,6 +161,8 @@ pub struct NewAttachment {
     /// Sentry's attachment type (`event.attachment`, `event.minidump`, ...).
     pub attachment_type: String,
     pub body: Vec<u8>,
+    /// Recorded if the file is new for its event.
+    pub accepted: Vec<Outcome>,
 }
 
 /// A stored attachment, without its bytes.
@@ -196,6 +186,7 @@ pub struct NewUserReport {
     pub name: String,
     pub email: String,
     pub comments: String,
+    pub accepted: Vec<Outcome>,
 }
 
 /// A stored user report, with the issue of its event when that event is stored.

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::{Event, Issue, NewEvent, Organization, Project, ProjectKey};
+use super::{Event, Issue, NewEvent, Organization, Outcome, Project, ProjectKey};
 
 pub fn json_column(row: &Row, index: usize) -> rusqlite::Result<Value> {
     let text: String = row.get(index)?;
@@ -101,12 +101,37 @@ pub fn event_row(row: &Row) -> rusqlite::Result<Event> {
 }
 
 /// Inserts one event and counts it on its issue (created on first sight).
+/// Records outcomes of a project at `timestamp_ms`, as the core typed them.
+pub fn insert_outcomes(
+    tx: &rusqlite::Transaction,
+    project_id: i64,
+    timestamp_ms: i64,
+    outcomes: &[Outcome],
+) -> rusqlite::Result<()> {
+    for o in outcomes {
+        tx.execute(
+            "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                project_id,
+                timestamp_ms,
+                o.kind.name(),
+                o.category.name(),
+                o.reason,
+                i64::try_from(o.quantity).unwrap_or(i64::MAX)
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Stores an event and counts it on its issue; whether it was new (an event id is stored once).
 pub fn insert_event(
     tx: &rusqlite::Transaction,
     project_id: i64,
     received_ms: i64,
     ev: &NewEvent,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let seen: Option<i64> = tx
         .query_row(
             "SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2",
@@ -115,7 +140,7 @@ pub fn insert_event(
         )
         .optional()?;
     if seen.is_some() {
-        return Ok(());
+        return Ok(false);
     }
     let metadata = ev.metadata.to_string();
     let existing: Option<i64> = tx
@@ -182,5 +207,5 @@ pub fn insert_event(
             ev.payload.to_string()
         ],
     )?;
-    Ok(())
+    Ok(true)
 }

@@ -113,24 +113,15 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction()?;
             for done in &batch {
+                let (project_id, at) = (done.project_id, done.received_ms);
                 for ev in &done.processed.events {
-                    insert_event(&tx, done.project_id, done.received_ms, ev)?;
+                    // An event id stored before adds nothing, not even an outcome: its item has one.
+                    if insert_event(&tx, project_id, at, ev)? {
+                        insert_outcomes(&tx, project_id, at, &ev.accepted)?;
+                    }
                 }
-                super::items::insert(&tx, done.project_id, done.received_ms, &done.processed)?;
-                for drop in &done.processed.drops {
-                    tx.execute(
-                        "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![
-                            done.project_id,
-                            done.received_ms,
-                            drop.outcome,
-                            drop.category,
-                            drop.reason,
-                            drop.quantity as i64
-                        ],
-                    )?;
-                }
+                super::items::insert(&tx, project_id, at, &done.processed)?;
+                insert_outcomes(&tx, project_id, at, &done.processed.outcomes)?;
                 tx.execute("UPDATE envelopes SET processed = 1 WHERE id = ?1", params![done.id])?;
             }
             tx.commit()
@@ -302,18 +293,7 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction()?;
             for (project_id, o) in &outcomes {
-                tx.execute(
-                    "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
-                        project_id,
-                        timestamp_ms,
-                        o.kind.name(),
-                        o.category.name(),
-                        o.reason,
-                        i64::try_from(o.quantity).unwrap_or(i64::MAX)
-                    ],
-                )?;
+                insert_outcomes(&tx, *project_id, timestamp_ms, std::slice::from_ref(o))?;
             }
             tx.commit()
         })
