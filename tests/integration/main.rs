@@ -9,6 +9,7 @@ mod conformance_run;
 mod core_decisions;
 mod dev_script;
 mod e2e;
+mod everything;
 mod faults;
 mod filters;
 mod forwarding;
