@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::process;
-use crate::store::{Completed, Store};
+use crate::store::{Completed, PendingEnvelope, Store};
 
 /// Envelopes taken from the queue at a time.
 const BATCH: usize = 64;
@@ -49,6 +49,19 @@ impl Queue {
     }
 }
 
+/// Processes a batch taken from the queue, ready for [`Store::complete`].
+pub fn process_batch(batch: &[PendingEnvelope]) -> Vec<Completed> {
+    batch
+        .iter()
+        .map(|p| Completed {
+            id: p.id,
+            project_id: p.envelope.project_id,
+            received_ms: p.envelope.received_ms,
+            processed: process::process(&p.envelope, p.retention_days, &p.scrubbing),
+        })
+        .collect()
+}
+
 /// Runs the worker until the task is dropped.
 pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
     loop {
@@ -66,17 +79,7 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
             continue;
         }
         let count = batch.len();
-        let work = move || {
-            batch
-                .into_iter()
-                .map(|p| Completed {
-                    id: p.id,
-                    project_id: p.envelope.project_id,
-                    received_ms: p.envelope.received_ms,
-                    processed: process::process(&p.envelope, p.retention_days, &p.scrubbing),
-                })
-                .collect::<Vec<_>>()
-        };
+        let work = move || process_batch(&batch);
         let done = match tokio::task::spawn_blocking(work).await {
             Ok(done) => done,
             Err(e) => {

@@ -13,9 +13,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use picket::core::limits::Limits;
-use picket_origin::store::{Bootstrap, Completed, SqliteStore, Store};
+use picket_origin::store::{Bootstrap, SqliteStore, Store};
 use picket_origin::worker::Queue;
-use picket_origin::{app, process, AppState};
+use picket_origin::{app, AppState};
 use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -123,16 +123,7 @@ impl Api {
     /// Processes what ingest accepted, as the worker would, so issues and events exist.
     pub async fn process_pending(&self) {
         let pending = self.store.pending(1_000).await.unwrap();
-        let batch = pending
-            .iter()
-            .map(|p| Completed {
-                id: p.id,
-                project_id: p.envelope.project_id,
-                received_ms: p.envelope.received_ms,
-                processed: process::process(&p.envelope, p.retention_days, &p.scrubbing),
-            })
-            .collect();
-        self.store.complete(batch).await.unwrap();
+        self.store.complete(picket_origin::worker::process_batch(&pending)).await.unwrap();
     }
 
     /// Sends and processes one event; the id of its issue.
