@@ -203,12 +203,13 @@ fn scripts_dev_restarts_a_killed_origin_and_nothing_is_lost(kind: Kind) {
     let mut killed: Vec<u32> = Vec::new();
     let mut sent = 0;
     for round in 1..=KILLS {
-        // The origin is up: the first one, or the one scripts/dev restarted.
+        // The origin is up: the first one, or the one scripts/dev restarted and says is back.
         let pid = wait_for(&format!("an origin up before kill {round}"), Duration::from_secs(120), || {
             dev.assert_running();
             let pid: u32 = std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()?;
+            let back = dev.log().matches("the origin is back").count() == round - 1;
             let up = request("GET", &ready, &[], b"").is_ok_and(|r| r.status == 200);
-            (up && !killed.contains(&pid)).then_some(pid)
+            (back && up && !killed.contains(&pid)).then_some(pid)
         });
         for phase in ["up", "down"] {
             if phase == "down" {
