@@ -336,3 +336,92 @@ fn user_report_for_a_stored_event_was_discarded() {
     let issues = origin.project_api("issues/").json();
     assert_eq!(issues[0]["userReportCount"], 1);
 }
+
+/// A TCP relay to `target` that can be cut: cutting it closes the connections it carries and
+/// every new one, as an origin that is down would. Its thread ends with the test process.
+struct Cable {
+    url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Cable {
+    fn to(target: &str) -> Cable {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (target, on, carried) = (target.trim_start_matches("http://").to_string(), up.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let server = match on.load(Ordering::SeqCst) {
+                    true => TcpStream::connect(&target).ok(),
+                    false => None,
+                };
+                let Some(server) = server else { continue };
+                let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    })
+                };
+                carried.lock().unwrap().push(client.try_clone().unwrap());
+                let (c, s) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(client, server);
+                pipe(s, c);
+            }
+        });
+        Cable { url, up, live }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            for stream in self.live.lock().unwrap().drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+crate::on_both_edges!(kept_envelope_met_a_full_window_at_the_origin);
+
+/// An envelope the edge kept while the origin was unreachable arrived when the origin's own
+/// window (filled by direct traffic meanwhile) was full; the origin answered 429 and the edge
+/// deleted it — after the SDK had been told 200. Counted at the edge, it is stored.
+fn kept_envelope_met_a_full_window_at_the_origin(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let b = origin.bootstrap.clone();
+    let quota = json!([{ "id": "two", "categories": ["error"], "scope": "project", "limit": 2, "window": 3600,
+                         "reasonCode": "two_errors" }]);
+    assert!(
+        origin.call("PUT", &format!("/api/0/projects/{}/{}/quotas/", b.organization, b.project), &quota).status < 300
+    );
+    let cable = Cable::to(&origin.url);
+    let vars = [("RELAY_ID", b.edge_relay_id.as_str()), ("RELAY_SECRET_KEY", b.edge_secret_key.as_str())];
+    let edge = Edge::start_on(kind, &cable.url, &vars);
+    let message = || json!({ "message": "counted at the edge" });
+    assert_eq!(send(&edge.url, b.project_id, &b.public_key, &"f1".repeat(16), message(), &[]), 200);
+    stored_ip(&origin, &"f1".repeat(16));
+    // The origin becomes unreachable; the edge answers from its cache and keeps the envelope.
+    cable.set(false);
+    let kept = "f2".repeat(16);
+    assert_eq!(send(&edge.url, b.project_id, &b.public_key, &kept, message(), &[]), 200);
+    edge.wait_for_log("kept fwd/", Duration::from_secs(30));
+    // Meanwhile direct traffic fills the origin's own window of two.
+    for (id, want) in [("f3", 200), ("f4", 200), ("f5", 429)] {
+        assert_eq!(send(&origin.url, b.project_id, &b.public_key, &id.repeat(16), message(), &[]), want, "{id}");
+    }
+    cable.set(true);
+    wait_for("the kept envelope stored", Duration::from_secs(60), || {
+        if kind == Kind::Spin {
+            // Spin retries what it kept after later requests.
+            let _ = request("GET", &format!("{}/api/relay/healthcheck/live/", edge.url), &[], b"");
+        }
+        (origin.project_api(&format!("events/{kept}/")).status == 200).then_some(())
+    });
+    assert!(!edge.log.lock().unwrap().contains("envelope dropped"), "{}", edge.log.lock().unwrap());
+}
