@@ -355,12 +355,7 @@ pub fn apply(
         if quantities.is_empty() {
             return true;
         }
-        outcomes.extend(quantities.into_iter().map(|(category, quantity)| Outcome {
-            kind: OutcomeKind::Filtered,
-            category,
-            quantity,
-            reason: reason.name().into(),
-        }));
+        outcomes.extend(Outcome::of(quantities, OutcomeKind::Filtered, reason.name()));
         false
     });
     outcomes

@@ -274,17 +274,8 @@ pub fn judge(
     };
     if let Some(reject) = refusal {
         let reason = reject.reason().as_str().to_string();
-        let outcomes = envelope
-            .items
-            .iter()
-            .flat_map(quota::item_quantities)
-            .map(|(category, quantity)| Outcome {
-                kind: OutcomeKind::Invalid,
-                category,
-                quantity,
-                reason: reason.clone(),
-            })
-            .collect();
+        let outcomes =
+            envelope.items.iter().flat_map(|item| Outcome::for_item(item, OutcomeKind::Invalid, &reason)).collect();
         return Err(Refused { reject, outcomes, scoping: Some(scoping) });
     }
     // Filters first: a filtered event counts against no quota. A trusted edge did both.

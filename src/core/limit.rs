@@ -149,12 +149,7 @@ pub fn enforce(mut envelope: Envelope, plan: &Plan, allowed: &[bool]) -> Enforce
         if quantities.is_empty() {
             return true;
         }
-        outcomes.extend(quantities.into_iter().map(|(category, quantity)| Outcome {
-            kind: OutcomeKind::RateLimited,
-            category,
-            quantity,
-            reason: reason.clone(),
-        }));
+        outcomes.extend(Outcome::of(quantities, OutcomeKind::RateLimited, &reason));
         false
     });
     Enforced { envelope, limits, outcomes }

@@ -68,10 +68,13 @@ pub struct Outcome {
 impl Outcome {
     /// One outcome of `kind` for each category `item` counts in.
     pub fn for_item(item: &super::envelope::Item, kind: OutcomeKind, reason: &str) -> Vec<Outcome> {
-        super::category::item_quantities(item)
-            .into_iter()
-            .map(|(category, quantity)| Outcome { kind, category, quantity, reason: reason.to_string() })
-            .collect()
+        Outcome::of(super::category::item_quantities(item), kind, reason)
+    }
+
+    /// One outcome of `kind` for each of an item's `(category, quantity)` counts.
+    pub fn of(quantities: Vec<(DataCategory, u64)>, kind: OutcomeKind, reason: &str) -> Vec<Outcome> {
+        let outcome = |(category, quantity)| Outcome { kind, category, quantity, reason: reason.to_string() };
+        quantities.into_iter().map(outcome).collect()
     }
 }
 
