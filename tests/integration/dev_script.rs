@@ -36,7 +36,8 @@ impl Dev {
         let log = tempfile::NamedTempFile::new().unwrap();
         // One open file for both streams, so they share its offset rather than overwrite each other.
         let out = log.reopen().unwrap();
-        let child = Command::new(root().join("scripts/dev"))
+        let mut command = Command::new(root().join("scripts/dev"));
+        command
             .env("PICKET_EDGE", if kind == Kind::Spin { "spin" } else { "cloudflare" })
             .env("PICKET_EDGE_PORT", edge_port.to_string())
             .env("PICKET_ORIGIN_PORT", origin_port.to_string())
@@ -44,9 +45,19 @@ impl Dev {
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
-            .process_group(0)
-            .spawn()
-            .unwrap();
+            .process_group(0);
+        // A terminal's job starts with Ctrl-C at its default; a test run launched in the
+        // background (SIGINT ignored, which a non-interactive bash cannot trap or reset) must not
+        // hand that on, or the Ctrl-C below would be ignored.
+        // SAFETY: signal(2) is async-signal-safe, so it may run between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
         let mut dev = Dev { child, log, data, edge_port, origin_port, env: HashMap::new() };
         let env_file = dev.data.path().join("dev.env");
         dev.env = wait_for("dev.env", Duration::from_secs(600), || {
