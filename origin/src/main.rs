@@ -197,6 +197,8 @@ enum EdgeAction {
     /// Trust an edge whose key pair was made elsewhere.
     Trust {
         relay_id: String,
+        /// Base64url, which may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         public_key: String,
         #[arg(long, default_value = "edge")]
         name: String,

@@ -425,3 +425,20 @@ fn kept_envelope_met_a_full_window_at_the_origin(kind: Kind) {
     });
     assert!(!edge.log.lock().unwrap().contains("envelope dropped"), "{}", edge.log.lock().unwrap());
 }
+
+/// `edge trust RELAY_ID PUBLIC_KEY` took a base64url key starting with `-` (one in 64 keys) for
+/// an option and refused it.
+#[test]
+fn edge_trust_refused_a_key_starting_with_a_hyphen() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let key = (0u8..=255)
+        .map(|seed| picket::core::sign::SecretKey::from_seed([seed; 32]).public().to_string())
+        .find(|k| k.starts_with('-'))
+        .expect("one in 64 keys starts with a hyphen");
+    let relay_id = "0b4b1c1e-8f0e-4c55-9d56-6a9ad3c1a2b7";
+    let trusted = origin.manage(&["edge", "trust", relay_id, &key, "--name", "hyphen"]);
+    assert_eq!(trusted["public_key"], key, "{trusted}");
+    let listed = origin.manage(&["edge", "list"]);
+    assert!(listed.to_string().contains(&key), "{listed}");
+}
