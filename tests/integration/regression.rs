@@ -165,6 +165,15 @@ fn event_id_from_the_event_item_was_ignored() {
     assert_eq!(issues[0]["count"], "1", "stored once");
 }
 
+/// Limits the bootstrap project's errors to `limit` an hour.
+fn error_quota(origin: &Origin, limit: u64) {
+    let b = &origin.bootstrap;
+    let quota = json!([{ "id": "errors", "categories": ["error"], "scope": "project", "limit": limit, "window": 3600,
+                         "reasonCode": "error_quota" }]);
+    let path = format!("/api/0/projects/{}/{}/quotas/", b.organization, b.project);
+    assert!(origin.call("PUT", &path, &quota).status < 300);
+}
+
 crate::on_both_edges!(origin_counted_a_trusted_edges_forward_again);
 
 /// The origin judged a signed edge's forward a second time, quotas included: with the origin's
@@ -174,10 +183,7 @@ fn origin_counted_a_trusted_edges_forward_again(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
     let b = origin.bootstrap.clone();
-    let quota = json!([{ "id": "one", "categories": ["error"], "scope": "project", "limit": 1, "window": 3600,
-                         "reasonCode": "one_error" }]);
-    let path = format!("/api/0/projects/{}/{}/quotas/", b.organization, b.project);
-    assert!(origin.call("PUT", &path, &quota).status < 300);
+    error_quota(&origin, 1);
     // Direct traffic fills the origin's own window.
     assert_eq!(
         send(&origin.url, b.project_id, &b.public_key, &"c1".repeat(16), json!({ "message": "direct" }), &[]),
@@ -395,11 +401,7 @@ fn kept_envelope_met_a_full_window_at_the_origin(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let origin = Origin::start(dir.path());
     let b = origin.bootstrap.clone();
-    let quota = json!([{ "id": "two", "categories": ["error"], "scope": "project", "limit": 2, "window": 3600,
-                         "reasonCode": "two_errors" }]);
-    assert!(
-        origin.call("PUT", &format!("/api/0/projects/{}/{}/quotas/", b.organization, b.project), &quota).status < 300
-    );
+    error_quota(&origin, 2);
     let cable = Cable::to(&origin.url);
     let vars = [("RELAY_ID", b.edge_relay_id.as_str()), ("RELAY_SECRET_KEY", b.edge_secret_key.as_str())];
     let edge = Edge::start_on(kind, &cable.url, &vars);
