@@ -6,8 +6,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use picket::core::limits::Limits;
 
-use crate::counters::Counters;
-use crate::http::signed::Replays;
 use crate::http::{api, extract, filters, ingest, items, quotas, relay, stats};
 use crate::store::Store;
 use crate::worker::Queue;
@@ -21,10 +19,6 @@ pub struct AppState {
     pub queue: Arc<Queue>,
     /// Where SDKs send (the edge), for the DSNs the API shows; the origin itself if unset.
     pub dsn_url: Option<String>,
-    /// Quota counters for direct traffic.
-    pub counters: Arc<Counters>,
-    /// Edge signatures already used.
-    pub replays: Arc<Replays>,
     /// How long a request body may take to arrive.
     pub body_timeout: std::time::Duration,
     /// Proxies in front of the origin whose `X-Forwarded-For` entries are believed for direct

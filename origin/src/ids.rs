@@ -37,3 +37,9 @@ pub fn edge_identity() -> (String, picket::core::sign::SecretKey) {
     getrandom::fill(&mut seed).expect("the OS random source is available");
     (EventId::from_bytes(id).hyphenated(), picket::core::sign::SecretKey::from_seed(seed))
 }
+
+/// How an API token is stored and looked up: its SHA-256 digest as lowercase hex.
+pub fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -3,11 +3,11 @@
 
 pub mod app;
 pub mod bootstrap;
-pub mod counters;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod manage;
+pub mod model;
 pub mod process;
 pub mod store;
 pub mod worker;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use picket::core::limits::Limits;
 use picket_origin::process::{self, normalize::Context};
-use picket_origin::store::{SqliteStore, Store};
+use picket_origin::store::{DatabaseUrl, PoolSettings, SqlStore, Store};
 use picket_origin::worker::{self, Queue};
 use picket_origin::{app, bootstrap, manage, AppState};
 use tokio::net::TcpListener;
@@ -20,9 +20,20 @@ use tokio::net::TcpListener;
     about = "Picket origin: stores Sentry events, groups issues, serves the API"
 )]
 struct Cli {
-    /// Directory for the SQLite database and bootstrap.json.
+    /// Directory for bootstrap.json and, unless --database names another, the SQLite database.
     #[arg(long, global = true, default_value = ".picket", env = "PICKET_DATA_DIR")]
     data_dir: PathBuf,
+    /// The database: `sqlite:PATH` or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`; defaults to
+    /// `sqlite:DATA_DIR/picket.db`. Several origin processes may share one PostgreSQL database.
+    #[arg(long, global = true, env = "PICKET_DATABASE_URL", hide_env_values = true)]
+    database: Option<DatabaseUrl>,
+    /// Connections this process opens to the database at most (default: 4 for SQLite, 16 for
+    /// PostgreSQL, where every origin process counts against the server's `max_connections`).
+    #[arg(long, global = true, env = "PICKET_DB_MAX_CONNECTIONS")]
+    db_max_connections: Option<u32>,
+    /// How long a request waits for a free database connection before answering 503.
+    #[arg(long, global = true, default_value_t = 10, env = "PICKET_DB_ACQUIRE_TIMEOUT_SECS")]
+    db_acquire_timeout_secs: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -214,9 +225,15 @@ struct Times {
     trusted_proxies: usize,
 }
 
-fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(data_dir)?;
-    SqliteStore::open(&data_dir.join("picket.db"))
+async fn open_store(cli: &Cli) -> anyhow::Result<SqlStore> {
+    std::fs::create_dir_all(&cli.data_dir)?;
+    let url = cli.database.clone().unwrap_or_else(|| DatabaseUrl::sqlite_file(&cli.data_dir.join("picket.db")));
+    let mut pool = PoolSettings::default_for(url.backend());
+    pool.max_connections = cli.db_max_connections.unwrap_or(pool.max_connections);
+    pool.acquire_timeout = std::time::Duration::from_secs(cli.db_acquire_timeout_secs);
+    let store = SqlStore::open(&url, pool).await?;
+    tracing::debug!(database = %url, schema = url.backend().schema_version(), "database open");
+    Ok(store)
 }
 
 #[tokio::main]
@@ -226,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let store = open_store(&cli.data_dir)?;
+    let store = open_store(&cli).await?;
     let output = match cli.command {
         Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs, body_timeout_secs, trusted_proxies } => {
             let times = Times {
@@ -285,7 +302,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(
-    store: SqliteStore,
+    store: SqlStore,
     data_dir: &Path,
     bind: SocketAddr,
     (org, project): (&str, &str),
@@ -298,6 +315,7 @@ async fn serve(
     }
     let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
         .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
+    let pool = store.clone();
     let store: Arc<dyn Store> = Arc::new(store);
     let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
     let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
@@ -307,8 +325,6 @@ async fn serve(
         limits,
         queue,
         dsn_url,
-        counters: Default::default(),
-        replays: Default::default(),
         body_timeout: times.body,
         trusted_proxies: times.trusted_proxies,
     };
@@ -333,6 +349,7 @@ async fn serve(
     // Whatever is still queued is on disk and is processed on the next start.
     worker.abort();
     sweeper.abort();
+    pool.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! The processing worker: accepted envelopes wait in the store's durable queue; the worker
-//! takes them in batches, processes them on blocking threads and commits events and issues.
-//! The queue is bounded: past `capacity` waiting envelopes, ingest answers 503 + Retry-After.
+//! leases them in batches (several workers, in one process or many, take disjoint batches),
+//! processes them on blocking threads and commits events and issues. The queue is bounded:
+//! past `capacity` waiting envelopes, ingest answers 503 + Retry-After. The bound counts what
+//! waits in the store, shared by every origin process: each worker reads the store's count at
+//! least every [`RECOUNT`] and adds what its own process accepted since.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,6 +16,13 @@ use crate::store::{Completed, PendingEnvelope, Store};
 
 /// Envelopes taken from the queue at a time.
 const BATCH: usize = 64;
+
+/// How long a batch stays leased to the worker that took it. A worker that dies mid-batch
+/// (its process killed) leaves the batch to the others once this has passed.
+pub const LEASE: Duration = Duration::from_secs(5);
+
+/// How often the queue's length is read from the store.
+pub const RECOUNT: Duration = Duration::from_secs(1);
 
 /// The queue's shared bookkeeping; the envelopes themselves live in the store.
 #[derive(Debug)]
@@ -43,6 +53,11 @@ impl Queue {
         self.wake.notify_one();
     }
 
+    /// Sets the count to what the store holds (every process's envelopes).
+    pub fn recount(&self, waiting: usize) {
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
     fn done(&self) {
         // Saturating: envelopes left from a previous run may be counted only once here.
         let _ = self.waiting.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
@@ -64,8 +79,16 @@ pub fn process_batch(batch: &[PendingEnvelope]) -> Vec<Completed> {
 
 /// Runs the worker until the task is dropped.
 pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
+    let mut counted = tokio::time::Instant::now();
     loop {
-        let batch = match store.pending(BATCH).await {
+        if counted.elapsed() >= RECOUNT {
+            if let Ok(n) = store.pending_count().await {
+                queue.recount(n);
+            }
+            counted = tokio::time::Instant::now();
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let batch = match store.claim(BATCH, now, LEASE.as_millis() as i64).await {
             Ok(batch) => batch,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the processing queue; retrying");
@@ -88,9 +111,10 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
                 continue;
             }
         };
-        // One transaction for the whole batch: one fsync, not one per envelope.
+        // One transaction for the whole batch: one fsync, not one per envelope. On failure the
+        // lease runs out and the batch is taken again, by this worker or another.
         if let Err(e) = store.complete(done).await {
-            tracing::error!(error = %e, "could not commit processed envelopes; retrying");
+            tracing::error!(error = %e, "could not commit processed envelopes; they stay queued");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }

@@ -3,16 +3,12 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::store::{Issue, Organization, Project};
 
-/// Tokens are stored as SHA-256 hex digests, never in the clear.
-pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::ids::token_digest;
 
 /// The bearer token from an `Authorization` header, if it has one.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -77,7 +77,11 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
             return send(refused.reject.response());
         }
     };
-    let allowed = state.counters.ask(judged.checks(), now.timestamp() as u64);
+    // Counters live in the store, shared by every origin process on it.
+    let allowed = match state.store.consume_quotas(judged.checks()).await {
+        Ok(allowed) => allowed,
+        Err(e) => return unavailable(e),
+    };
     let project_id = judged.scoping.project_id as i64;
     let done = judged.finish(&allowed);
     record(&state, project_id, now.timestamp_millis(), &done.outcomes).await;

@@ -5,7 +5,7 @@ use picket::core::envelope::Item;
 use picket::core::outcome::{Outcome, OutcomeKind};
 use serde_json::Value;
 
-use crate::store::{NewAttachment, NewUserReport, Processed};
+use crate::model::{NewAttachment, NewUserReport, Processed};
 
 /// Reads one `attachment`, `user_report` or `feedback` item of an envelope with event id
 /// `event_id` into `out`, with its `accepted` outcomes; the reason it cannot be read otherwise.
@@ -87,7 +87,7 @@ mod tests {
     use picket::core::category::DataCategory;
 
     use super::*;
-    use crate::store::AcceptedEnvelope;
+    use crate::model::AcceptedEnvelope;
 
     fn processed(text: &str) -> Processed {
         let accepted = AcceptedEnvelope {

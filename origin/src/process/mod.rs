@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use picket::core::category::DataCategory;
 use picket::core::outcome::{DiscardReason, Outcome, OutcomeKind};
 
-use crate::store::{AcceptedEnvelope, NewEvent, Processed};
+use crate::model::{AcceptedEnvelope, NewEvent, Processed};
 use normalize::Context;
 
 /// Processes an accepted envelope into events, what comes with them, and one outcome for every

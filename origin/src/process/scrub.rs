@@ -9,31 +9,10 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// A project's `datascrubbingSettings` (Relay's names).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ScrubSettings {
-    pub scrub_data: bool,
-    pub scrub_defaults: bool,
-    pub scrub_ip_addresses: bool,
-    pub sensitive_fields: Vec<String>,
-    pub exclude_fields: Vec<String>,
-}
+pub use crate::model::ScrubSettings;
 
-impl Default for ScrubSettings {
-    fn default() -> Self {
-        ScrubSettings {
-            scrub_data: true,
-            scrub_defaults: true,
-            scrub_ip_addresses: false,
-            sensitive_fields: Vec::new(),
-            exclude_fields: Vec::new(),
-        }
-    }
-}
 
 const FILTERED: &str = "[Filtered]";
 /// Key (and value) substrings that mark a secret, as Sentry's defaults list them.

@@ -1,36 +1,43 @@
-//! SQLite row mapping (column lists and row readers) and the event insert that counts an event
-//! on its issue, shared by the SQLite store's queries.
+//! Row mapping (column lists and row readers) and the writes every backend shares: recording
+//! outcomes, and storing an event once by id while counting it on its issue — exact under
+//! concurrent writers, since every count is an `UPDATE ... SET n = n + 1` under the row's lock.
 
-use rusqlite::{params, OptionalExtension, Row};
-use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::{Event, Issue, NewEvent, Organization, Outcome, Project, ProjectKey};
-
-pub fn json_column(row: &Row, index: usize) -> rusqlite::Result<Value> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
-}
+use super::db::{big, flag_column, json_column};
+use super::{Event, Issue, NewEvent, Organization, Outcome, Project, ProjectKey, TrustedEdge};
 
 pub const KEY_COLUMNS: &str =
     "id, project_id, public_key, label, is_active, date_created, rate_limit_window, rate_limit_count";
 
-pub fn key_row(r: &Row) -> rusqlite::Result<ProjectKey> {
-    let window: Option<i64> = r.get(6)?;
-    let count: Option<i64> = r.get(7)?;
+pub fn key_row(r: &AnyRow) -> sqlx::Result<ProjectKey> {
+    let window: Option<i64> = r.try_get(6)?;
+    let count: Option<i64> = r.try_get(7)?;
     Ok(ProjectKey {
-        id: r.get(0)?,
-        project_id: r.get(1)?,
-        public_key: r.get(2)?,
-        label: r.get(3)?,
-        is_active: r.get(4)?,
-        date_created_ms: r.get(5)?,
-        rate_limit: window.zip(count).map(|(w, c)| (w as u64, c as u64)),
+        id: r.try_get(0)?,
+        project_id: r.try_get(1)?,
+        public_key: r.try_get(2)?,
+        label: r.try_get(3)?,
+        is_active: flag_column(r, 4)?,
+        date_created_ms: r.try_get(5)?,
+        rate_limit: window.zip(count).map(|(w, c)| (w.max(0) as u64, c.max(0) as u64)),
     })
 }
 
-pub fn organization_row(row: &Row) -> rusqlite::Result<Organization> {
-    Ok(Organization { id: row.get(0)?, slug: row.get(1)?, name: row.get(2)?, date_created_ms: row.get(3)? })
+pub const ORGANIZATION_COLUMNS: &str = "id, slug, name, date_created";
+
+pub fn organization_row(row: &AnyRow) -> sqlx::Result<Organization> {
+    Ok(Organization {
+        id: row.try_get(0)?,
+        slug: row.try_get(1)?,
+        name: row.try_get(2)?,
+        date_created_ms: row.try_get(3)?,
+    })
+}
+
+pub fn edge_row(r: &AnyRow) -> sqlx::Result<TrustedEdge> {
+    Ok(TrustedEdge { relay_id: r.try_get(0)?, public_key: r.try_get(1)?, name: r.try_get(2)? })
 }
 
 pub const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit, i.level, i.status, i.event_type, \
@@ -45,167 +52,191 @@ pub const ISSUE_COLUMN_COUNT: usize = 16;
 pub const PROJECT_COLUMNS: &str = "p.id, p.organization_id, p.slug, p.name, p.platform, p.date_created, \
      p.allowed_domains, p.event_retention, p.datascrubbing";
 
-pub fn project_row(r: &Row, at: usize) -> rusqlite::Result<Project> {
+pub fn project_row(r: &AnyRow, at: usize) -> sqlx::Result<Project> {
     Ok(Project {
-        id: r.get(at)?,
-        organization_id: r.get(at + 1)?,
-        slug: r.get(at + 2)?,
-        name: r.get(at + 3)?,
-        platform: r.get(at + 4)?,
-        date_created_ms: r.get(at + 5)?,
+        id: r.try_get(at)?,
+        organization_id: r.try_get(at + 1)?,
+        slug: r.try_get(at + 2)?,
+        name: r.try_get(at + 3)?,
+        platform: r.try_get(at + 4)?,
+        date_created_ms: r.try_get(at + 5)?,
         allowed_domains: serde_json::from_value(json_column(r, at + 6)?).unwrap_or_default(),
-        event_retention_days: r.get(at + 7)?,
+        event_retention_days: r.try_get(at + 7)?,
         scrubbing: serde_json::from_value(json_column(r, at + 8)?).unwrap_or_default(),
     })
 }
 
-pub fn issue_row(row: &Row) -> rusqlite::Result<Issue> {
+pub fn issue_row(row: &AnyRow) -> sqlx::Result<Issue> {
     Ok(Issue {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        short_id_number: row.get(2)?,
-        title: row.get(3)?,
-        culprit: row.get(4)?,
-        level: row.get(5)?,
-        status: row.get(6)?,
-        event_type: row.get(7)?,
-        platform: row.get(8)?,
+        id: row.try_get(0)?,
+        project_id: row.try_get(1)?,
+        short_id_number: row.try_get(2)?,
+        title: row.try_get(3)?,
+        culprit: row.try_get(4)?,
+        level: row.try_get(5)?,
+        status: row.try_get(6)?,
+        event_type: row.try_get(7)?,
+        platform: row.try_get(8)?,
         metadata: json_column(row, 9)?,
-        times_seen: row.get(10)?,
-        user_count: row.get(11)?,
-        first_seen_ms: row.get(12)?,
-        last_seen_ms: row.get(13)?,
-        substatus: row.get(14)?,
-        user_report_count: row.get(15)?,
+        times_seen: row.try_get(10)?,
+        user_count: row.try_get(11)?,
+        first_seen_ms: row.try_get(12)?,
+        last_seen_ms: row.try_get(13)?,
+        substatus: row.try_get(14)?,
+        user_report_count: row.try_get(15)?,
     })
 }
 
 pub const EVENT_COLUMNS: &str = "event_id, project_id, issue_id, timestamp, received, title, culprit, message, \
      platform, event_type, metadata, payload";
 
-pub fn event_row(row: &Row) -> rusqlite::Result<Event> {
+pub fn event_row(row: &AnyRow) -> sqlx::Result<Event> {
     Ok(Event {
-        event_id: row.get(0)?,
-        project_id: row.get(1)?,
-        issue_id: row.get(2)?,
-        timestamp_ms: row.get(3)?,
-        received_ms: row.get(4)?,
-        title: row.get(5)?,
-        culprit: row.get(6)?,
-        message: row.get(7)?,
-        platform: row.get(8)?,
-        event_type: row.get(9)?,
+        event_id: row.try_get(0)?,
+        project_id: row.try_get(1)?,
+        issue_id: row.try_get(2)?,
+        timestamp_ms: row.try_get(3)?,
+        received_ms: row.try_get(4)?,
+        title: row.try_get(5)?,
+        culprit: row.try_get(6)?,
+        message: row.try_get(7)?,
+        platform: row.try_get(8)?,
+        event_type: row.try_get(9)?,
         metadata: json_column(row, 10)?,
         payload: json_column(row, 11)?,
     })
 }
 
-/// Inserts one event and counts it on its issue (created on first sight).
 /// Records outcomes of a project at `timestamp_ms`, as the core typed them.
-pub fn insert_outcomes(
-    tx: &rusqlite::Transaction,
+pub async fn insert_outcomes(
+    c: &mut AnyConnection,
     project_id: i64,
     timestamp_ms: i64,
     outcomes: &[Outcome],
-) -> rusqlite::Result<()> {
+) -> sqlx::Result<()> {
     for o in outcomes {
-        tx.execute(
+        sqlx::query(
             "INSERT INTO outcomes (project_id, timestamp, outcome, category, reason, quantity) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                project_id,
-                timestamp_ms,
-                o.kind.name(),
-                o.category.name(),
-                o.reason,
-                i64::try_from(o.quantity).unwrap_or(i64::MAX)
-            ],
-        )?;
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(project_id)
+        .bind(timestamp_ms)
+        .bind(o.kind.name())
+        .bind(o.category.name())
+        .bind(o.reason.clone())
+        .bind(big(o.quantity)?)
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }
 
-/// Stores an event and counts it on its issue; whether it was new (an event id is stored once).
-pub fn insert_event(
-    tx: &rusqlite::Transaction,
+/// The issue of `ev`'s group, created (uncounted) on first sight. Creating takes the project
+/// row's lock first, so two writers never hand out one short id twice or make the group twice.
+async fn issue_for(c: &mut AnyConnection, project_id: i64, ev: &NewEvent) -> sqlx::Result<i64> {
+    let find = || {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM issues WHERE project_id = $1 AND group_hash = $2")
+            .bind(project_id)
+            .bind(ev.group_hash.clone())
+    };
+    if let Some(id) = find().fetch_optional(&mut *c).await? {
+        return Ok(id);
+    }
+    let short_id: i64 = sqlx::query_scalar(
+        "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = $1 RETURNING next_short_id - 1",
+    )
+    .bind(project_id)
+    .fetch_one(&mut *c)
+    .await?;
+    // Another writer may have made the group while this one waited for the project's lock;
+    // then the short id just taken is given back, still under that lock.
+    if let Some(id) = find().fetch_optional(&mut *c).await? {
+        sqlx::query("UPDATE projects SET next_short_id = next_short_id - 1 WHERE id = $1")
+            .bind(project_id)
+            .execute(&mut *c)
+            .await?;
+        return Ok(id);
+    }
+    sqlx::query_scalar(
+        "INSERT INTO issues (project_id, short_id, group_hash, title, culprit, level, event_type, platform, \
+         metadata, times_seen, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10) \
+         RETURNING id",
+    )
+    .bind(project_id)
+    .bind(short_id)
+    .bind(ev.group_hash.clone())
+    .bind(ev.title.clone())
+    .bind(ev.culprit.clone())
+    .bind(ev.level.clone())
+    .bind(ev.event_type.clone())
+    .bind(ev.platform.clone())
+    .bind(ev.metadata.to_string())
+    .bind(ev.timestamp_ms)
+    .fetch_one(&mut *c)
+    .await
+}
+
+/// Stores an event and counts it on its issue; whether it was new (an event id is stored once:
+/// a second writer of the same id waits on the unique index and then adds nothing).
+pub async fn insert_event(
+    c: &mut AnyConnection,
     project_id: i64,
     received_ms: i64,
     ev: &NewEvent,
-) -> rusqlite::Result<bool> {
-    let seen: Option<i64> = tx
-        .query_row(
-            "SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2",
-            params![project_id, ev.event_id],
-            |r| r.get(0),
-        )
-        .optional()?;
+) -> sqlx::Result<bool> {
+    let seen = sqlx::query_scalar::<_, i64>("SELECT 1 FROM events WHERE project_id = $1 AND event_id = $2")
+        .bind(project_id)
+        .bind(ev.event_id.clone())
+        .fetch_optional(&mut *c)
+        .await?;
     if seen.is_some() {
         return Ok(false);
     }
-    let metadata = ev.metadata.to_string();
-    let existing: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM issues WHERE project_id = ?1 AND group_hash = ?2",
-            params![project_id, ev.group_hash],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let issue_id =
-        match existing {
-            Some(id) => {
-                // A new event on a resolved issue is a regression; ignored issues stay ignored.
-                tx.execute(
-                    "UPDATE issues SET times_seen = times_seen + 1, level = ?2, \
-                     first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3), \
-                     substatus = CASE WHEN status = 'resolved' THEN 'regressed' \
-                                      WHEN substatus = 'new' THEN 'ongoing' ELSE substatus END, \
-                     status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
-                     WHERE id = ?1",
-                    params![id, ev.level, ev.timestamp_ms],
-                )?;
-                id
-            }
-            None => {
-                let short_id: i64 = tx.query_row(
-                    "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1 RETURNING next_short_id - 1",
-                    params![project_id],
-                    |r| r.get(0),
-                )?;
-                tx.query_row(
-                "INSERT INTO issues (project_id, short_id, group_hash, title, culprit, level, event_type, platform, \
-                 metadata, times_seen, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10) \
-                 RETURNING id",
-                params![
-                    project_id, short_id, ev.group_hash, ev.title, ev.culprit, ev.level, ev.event_type, ev.platform,
-                    metadata, ev.timestamp_ms
-                ],
-                |r| r.get(0),
-            )?
-            }
-        };
-    if let Some(user) = &ev.user_ident {
-        tx.execute(
-            "INSERT OR IGNORE INTO issue_users (issue_id, user_ident) VALUES (?1, ?2)",
-            params![issue_id, user],
-        )?;
-    }
-    tx.execute(
+    let issue_id = issue_for(c, project_id, ev).await?;
+    let inserted = sqlx::query(
         "INSERT INTO events (project_id, event_id, issue_id, timestamp, received, title, culprit, message, platform, \
-         event_type, metadata, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            project_id,
-            ev.event_id,
-            issue_id,
-            ev.timestamp_ms,
-            received_ms,
-            ev.title,
-            ev.culprit,
-            ev.message,
-            ev.platform,
-            ev.event_type,
-            metadata,
-            ev.payload.to_string()
-        ],
-    )?;
+         event_type, metadata, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (project_id, event_id) DO NOTHING",
+    )
+    .bind(project_id)
+    .bind(ev.event_id.clone())
+    .bind(issue_id)
+    .bind(ev.timestamp_ms)
+    .bind(received_ms)
+    .bind(ev.title.clone())
+    .bind(ev.culprit.clone())
+    .bind(ev.message.clone())
+    .bind(ev.platform.clone())
+    .bind(ev.event_type.clone())
+    .bind(ev.metadata.to_string())
+    .bind(ev.payload.to_string())
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    // A new event on a resolved issue is a regression; ignored issues stay ignored.
+    sqlx::query(
+        "UPDATE issues SET times_seen = times_seen + 1, level = $2, \
+         first_seen = CASE WHEN $3 < first_seen THEN $3 ELSE first_seen END, \
+         last_seen = CASE WHEN $3 > last_seen THEN $3 ELSE last_seen END, \
+         substatus = CASE WHEN status = 'resolved' THEN 'regressed' \
+                          WHEN substatus = 'new' AND times_seen > 0 THEN 'ongoing' ELSE substatus END, \
+         status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
+         WHERE id = $1",
+    )
+    .bind(issue_id)
+    .bind(ev.level.clone())
+    .bind(ev.timestamp_ms)
+    .execute(&mut *c)
+    .await?;
+    if let Some(user) = &ev.user_ident {
+        sqlx::query("INSERT INTO issue_users (issue_id, user_ident) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(issue_id)
+            .bind(user.clone())
+            .execute(&mut *c)
+            .await?;
+    }
     Ok(true)
 }

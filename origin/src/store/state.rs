@@ -3,10 +3,11 @@
 
 use picket::core::config::{ProjectConfig, ProjectState, PublicKeyConfig};
 use picket::core::quota::QuotaScope;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use super::rows::{json_column, key_row, KEY_COLUMNS};
+use super::db::{flag_column, json_column};
+use super::rows::{key_row, KEY_COLUMNS};
 use super::{FilterSettings, ProjectKey, Quota, ScrubSettings};
 
 /// A DSN key's rate limit as a Relay quota of scope `key`.
@@ -24,29 +25,32 @@ fn key_quota(key: &ProjectKey) -> Option<Quota> {
 }
 
 /// The state of the project that owns `public_key`, if any.
-pub fn project_state(c: &Connection, public_key: &str) -> rusqlite::Result<Option<ProjectState>> {
-    let row = c
-        .query_row(
-            "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains, p.event_retention, p.datascrubbing, \
-             p.filters, p.quotas, o.quotas FROM project_keys k JOIN projects p ON p.id = k.project_id \
-             JOIN organizations o ON o.id = p.organization_id WHERE k.public_key = ?1",
-            params![public_key],
-            |r| {
-                Ok((
-                    (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?),
-                    (json_column(r, 4)?, r.get::<_, i64>(5)?, json_column(r, 6)?, json_column(r, 7)?),
-                    (json_column(r, 8)?, json_column(r, 9)?),
-                ))
-            },
-        )
-        .optional()?;
-    let Some(((project_id, organization_id, slug, disabled), (domains, retention, scrubbing, filters), (own, org))) =
-        row
-    else {
+pub async fn project_state(c: &mut AnyConnection, public_key: &str) -> sqlx::Result<Option<ProjectState>> {
+    let row = sqlx::query(
+        "SELECT p.id, p.organization_id, p.slug, p.disabled, p.allowed_domains, p.event_retention, p.datascrubbing, \
+         p.filters, p.quotas, o.quotas FROM project_keys k JOIN projects p ON p.id = k.project_id \
+         JOIN organizations o ON o.id = p.organization_id WHERE k.public_key = $1",
+    )
+    .bind(public_key.to_string())
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(r) = row else {
         return Ok(None);
     };
-    let mut stmt = c.prepare(&format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ?1 ORDER BY id"))?;
-    let keys = stmt.query_map(params![project_id], key_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let (project_id, organization_id, slug, disabled): (i64, i64, String, bool) =
+        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, flag_column(&r, 3)?);
+    let (domains, retention, scrubbing, filters) =
+        (json_column(&r, 4)?, r.try_get::<i64, _>(5)?, json_column(&r, 6)?, json_column(&r, 7)?);
+    let (own, org) = (json_column(&r, 8)?, json_column(&r, 9)?);
+    let keys = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = $1 ORDER BY id"
+    )))
+    .bind(project_id)
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(key_row)
+    .collect::<sqlx::Result<Vec<_>>>()?;
     let public_keys = keys
         .iter()
         .map(|k| PublicKeyConfig {

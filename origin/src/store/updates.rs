@@ -1,10 +1,11 @@
 //! Changes to a project or a DSN key, validated by the caller before the store sees them and
-//! written by the store in one SQLite transaction: all of a request's changes land, or none do.
+//! written by the store in one transaction: all of a request's changes land, or none do.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::rows::{json_column, key_row, KEY_COLUMNS};
+use super::db::json_column;
+use super::rows::{key_row, KEY_COLUMNS};
 use super::{FilterSettings, ProjectKey, ScrubSettings};
 
 /// What one request changes in a project; `None` (or empty) leaves a setting as it is.
@@ -101,73 +102,96 @@ pub struct KeyChanges {
     pub rate_limit: Option<Option<(u64, u64)>>,
 }
 
-fn json_text(value: &impl Serialize) -> rusqlite::Result<String> {
-    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+fn json_text(value: &impl Serialize) -> sqlx::Result<String> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
-/// Writes `changes` to project `project_id` in one transaction.
-pub(super) fn update_project(c: &mut Connection, project_id: i64, changes: &ProjectChanges) -> rusqlite::Result<()> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let set = |column: &str, value: &dyn rusqlite::ToSql| {
-        tx.execute(&format!("UPDATE projects SET {column} = ?2 WHERE id = ?1"), params![project_id, value])
-    };
+async fn set_project(c: &mut AnyConnection, project_id: i64, column: &str, value: String) -> sqlx::Result<()> {
+    sqlx::query(AssertSqlSafe(format!("UPDATE projects SET {column} = $2 WHERE id = $1")))
+        .bind(project_id)
+        .bind(value)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+}
+
+async fn read_project(c: &mut AnyConnection, project_id: i64, column: &str) -> sqlx::Result<serde_json::Value> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {column} FROM projects WHERE id = $1")))
+        .bind(project_id)
+        .fetch_one(&mut *c)
+        .await?;
+    json_column(&row, 0)
+}
+
+/// Writes `changes` to project `project_id`, in the caller's transaction.
+pub(super) async fn update_project(
+    tx: &mut AnyConnection,
+    project_id: i64,
+    changes: &ProjectChanges,
+) -> sqlx::Result<()> {
     if let Some(domains) = &changes.allowed_domains {
-        set("allowed_domains", &json_text(domains)?)?;
+        set_project(tx, project_id, "allowed_domains", json_text(domains)?).await?;
     }
     if let Some(days) = changes.event_retention_days {
-        set("event_retention", &days)?;
+        sqlx::query("UPDATE projects SET event_retention = $2 WHERE id = $1")
+            .bind(project_id)
+            .bind(days)
+            .execute(&mut *tx)
+            .await?;
     }
-    let read = |column: &str| {
-        tx.query_row(&format!("SELECT {column} FROM projects WHERE id = ?1"), params![project_id], |r| {
-            json_column(r, 0)
-        })
-    };
     if !changes.scrubbing.is_empty() {
-        let mut scrubbing: ScrubSettings = serde_json::from_value(read("datascrubbing")?).unwrap_or_default();
+        let mut scrubbing: ScrubSettings =
+            serde_json::from_value(read_project(tx, project_id, "datascrubbing").await?).unwrap_or_default();
         changes.scrubbing.apply(&mut scrubbing);
-        set("datascrubbing", &json_text(&scrubbing)?)?;
+        set_project(tx, project_id, "datascrubbing", json_text(&scrubbing)?).await?;
     }
     if !changes.filters.is_empty() {
-        let mut filters: FilterSettings = serde_json::from_value(read("filters")?).unwrap_or_default();
+        let mut filters: FilterSettings =
+            serde_json::from_value(read_project(tx, project_id, "filters").await?).unwrap_or_default();
         for change in &changes.filters {
             change.apply(&mut filters);
         }
-        set("filters", &json_text(&filters)?)?;
+        set_project(tx, project_id, "filters", json_text(&filters)?).await?;
     }
-    tx.commit()
+    Ok(())
 }
 
-/// Writes `changes` to DSN key `key_id` in one transaction; the key as it is then, if it exists.
-pub(super) fn update_key(
-    c: &mut Connection,
+/// Writes `changes` to DSN key `key_id`, in the caller's transaction; the key as it is then.
+pub(super) async fn update_key(
+    tx: &mut AnyConnection,
     key_id: i64,
     changes: &KeyChanges,
-) -> rusqlite::Result<Option<ProjectKey>> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let set = |assignments: &str, values: &[&dyn rusqlite::ToSql]| {
-        let mut all: Vec<&dyn rusqlite::ToSql> = vec![&key_id];
-        all.extend_from_slice(values);
-        tx.execute(&format!("UPDATE project_keys SET {assignments} WHERE id = ?1"), all.as_slice())
-    };
+) -> sqlx::Result<Option<ProjectKey>> {
     if let Some(label) = &changes.label {
-        set("label = ?2", &[label])?;
+        sqlx::query("UPDATE project_keys SET label = $2 WHERE id = $1")
+            .bind(key_id)
+            .bind(label.clone())
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(active) = changes.is_active {
-        set("is_active = ?2", &[&active])?;
+        sqlx::query("UPDATE project_keys SET is_active = $2 WHERE id = $1")
+            .bind(key_id)
+            .bind(i64::from(active))
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(limit) = changes.rate_limit {
         let window = limit.map(|(w, _)| i64::try_from(w).unwrap_or(i64::MAX));
         let count = limit.map(|(_, n)| i64::try_from(n).unwrap_or(i64::MAX));
-        set("rate_limit_window = ?2, rate_limit_count = ?3", &[&window, &count])?;
+        sqlx::query("UPDATE project_keys SET rate_limit_window = $2, rate_limit_count = $3 WHERE id = $1")
+            .bind(key_id)
+            .bind(window)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
     }
-    let key = find(&tx, KeyRef::Id(key_id))?;
-    tx.commit()?;
-    Ok(key)
+    find(tx, KeyRef::Id(key_id)).await
 }
 
 /// Deletes DSN key `key_id`; whether it existed.
-pub(super) fn delete_key(c: &mut Connection, key_id: i64) -> rusqlite::Result<bool> {
-    Ok(c.execute("DELETE FROM project_keys WHERE id = ?1", params![key_id])? > 0)
+pub(super) async fn delete_key(c: &mut AnyConnection, key_id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM project_keys WHERE id = $1").bind(key_id).execute(&mut *c).await?.rows_affected() > 0)
 }
 
 /// How a DSN key is named: its numeric id or its public key.
@@ -184,11 +208,20 @@ impl KeyRef {
     }
 }
 
-pub(super) fn find(c: &Connection, key: KeyRef) -> rusqlite::Result<Option<ProjectKey>> {
-    let select = format!("SELECT {KEY_COLUMNS} FROM project_keys");
-    match key {
-        KeyRef::Id(id) => c.query_row(&format!("{select} WHERE id = ?1"), params![id], key_row),
-        KeyRef::Public(public) => c.query_row(&format!("{select} WHERE public_key = ?1"), params![public], key_row),
-    }
-    .optional()
+pub(super) async fn find(c: &mut AnyConnection, key: KeyRef) -> sqlx::Result<Option<ProjectKey>> {
+    let row = match key {
+        KeyRef::Id(id) => {
+            sqlx::query(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await?
+        }
+        KeyRef::Public(public) => {
+            sqlx::query(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE public_key = $1")))
+                .bind(public)
+                .fetch_optional(&mut *c)
+                .await?
+        }
+    };
+    row.as_ref().map(key_row).transpose()
 }

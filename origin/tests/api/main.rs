@@ -1,11 +1,41 @@
 //! The origin's web API driven in-process (`app(state)` through `tower::ServiceExt::oneshot`)
-//! on a temporary SQLite store: one test binary for the whole API, one module per concern.
+//! on each store — a temporary SQLite file and a fresh PostgreSQL database — with the same test
+//! bodies (`on_both_stores!`): one test binary for the whole API, one module per concern.
+
+/// Runs each test body on both stores, as `NAME::sqlite` and `NAME::postgres`:
+/// `on_both_stores! { async fn name(api) { ... } }`.
+macro_rules! on_both_stores {
+    ($(async fn $name:ident($api:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($api: crate::Api) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(crate::Api::new(crate::Backend::Sqlite).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run(crate::Api::new(crate::Backend::Postgres).await).await
+                }
+            }
+        )*
+    };
+}
 
 mod errors;
 mod keys;
 mod overflow;
 mod props;
+mod store;
 mod updates;
+#[allow(dead_code)]
+#[path = "../../../tests/support/postgres.rs"]
+mod postgres;
 
 use std::sync::Arc;
 
@@ -13,17 +43,27 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use picket::core::limits::Limits;
-use picket_origin::store::{Bootstrap, SqliteStore, Store};
+pub use picket_origin::store::Backend;
+use picket_origin::store::{Bootstrap, DatabaseUrl, PoolSettings, SqlStore, Store};
 use picket_origin::worker::Queue;
 use picket_origin::{app, AppState};
 use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+/// An empty store of `backend`: a SQLite file in `dir`, or a fresh PostgreSQL database.
+pub async fn open_store(backend: Backend, dir: &TempDir) -> SqlStore {
+    let url = match backend {
+        Backend::Sqlite => DatabaseUrl::sqlite_file(&dir.path().join("picket.db")),
+        Backend::Postgres => postgres::server().fresh_database("api").parse().unwrap(),
+    };
+    SqlStore::open(&url, PoolSettings::default_for(backend)).await.unwrap()
+}
+
 /// An origin with one organization (`acme`), project (`web`), DSN key and token.
 pub struct Api {
     router: Router,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<SqlStore>,
     pub boot: Bootstrap,
     _dir: TempDir,
 }
@@ -52,9 +92,9 @@ impl Reply {
 }
 
 impl Api {
-    pub async fn new() -> Api {
+    pub async fn new(backend: Backend) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("picket.db")).unwrap());
+        let store = Arc::new(open_store(backend, &dir).await);
         let boot = store
             .bootstrap("acme", "web", "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "sntryu_test_token")
             .await
@@ -65,8 +105,6 @@ impl Api {
             limits: Limits::default(),
             queue: Arc::new(Queue::new(0, 10_000)),
             dsn_url: None,
-            counters: Default::default(),
-            replays: Default::default(),
             body_timeout: std::time::Duration::from_secs(5),
             trusted_proxies: 0,
         };
@@ -122,7 +160,8 @@ impl Api {
 
     /// Processes what ingest accepted, as the worker would, so issues and events exist.
     pub async fn process_pending(&self) {
-        let pending = self.store.pending(1_000).await.unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let pending = self.store.claim(1_000, now, 60_000).await.unwrap();
         self.store.complete(picket_origin::worker::process_batch(&pending)).await.unwrap();
     }
 

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::{Api, Reply};
+use crate::{Api, Backend, Reply};
 
 /// Numbers as text, biased to the edges where arithmetic overflows.
 fn number() -> impl Strategy<Value = String> {
@@ -76,9 +76,18 @@ fn runner() -> TestRunner {
 }
 
 #[test]
-fn query_parameters_never_panic_or_5xx() {
+fn query_parameters_never_panic_or_5xx_sqlite() {
+    query_parameters_never_panic_or_5xx(Backend::Sqlite);
+}
+
+#[test]
+fn query_parameters_never_panic_or_5xx_postgres() {
+    query_parameters_never_panic_or_5xx(Backend::Postgres);
+}
+
+fn query_parameters_never_panic_or_5xx(backend: Backend) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let api = rt.block_on(Api::new());
+    let api = rt.block_on(Api::new(backend));
     let issue = rt.block_on(api.make_issue("probed"));
     let org = api.boot.organization.clone();
     let lists = [
@@ -107,9 +116,18 @@ fn query_parameters_never_panic_or_5xx() {
 }
 
 #[test]
-fn bulk_issue_put_never_panics_or_5xx() {
+fn bulk_issue_put_never_panics_or_5xx_sqlite() {
+    bulk_issue_put_never_panics_or_5xx(Backend::Sqlite);
+}
+
+#[test]
+fn bulk_issue_put_never_panics_or_5xx_postgres() {
+    bulk_issue_put_never_panics_or_5xx(Backend::Postgres);
+}
+
+fn bulk_issue_put_never_panics_or_5xx(backend: Backend) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let api = rt.block_on(Api::new());
+    let api = rt.block_on(Api::new(backend));
     let issue = rt.block_on(api.make_issue("bulk"));
     let ids = prop_oneof![Just(issue), value()];
     let statuses =

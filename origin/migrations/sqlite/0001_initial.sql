@@ -1,4 +1,6 @@
--- Picket origin schema (SQLite). Times are Unix milliseconds.
+-- Picket origin schema (SQLite), version 1. Times are Unix milliseconds.
+-- `IF NOT EXISTS` throughout: databases made before migrations existed (same tables, no
+-- `_sqlx_migrations`) take this migration as a no-op and carry on from here.
 CREATE TABLE IF NOT EXISTS organizations (
     id INTEGER PRIMARY KEY,
     slug TEXT NOT NULL UNIQUE,
