@@ -211,6 +211,14 @@ impl Origin {
         Origin { child, url, bootstrap, _log: log, data_dir: data_dir.to_path_buf() }
     }
 
+    /// Starts another origin on `first`'s database (named in `envs`), with its own data dir
+    /// holding a copy of `first`'s bootstrap.json, as an operator adding a machine would.
+    pub fn start_sharing(first: &Origin, data_dir: &Path, envs: &[(&str, &str)]) -> Origin {
+        std::fs::create_dir_all(data_dir).unwrap();
+        std::fs::copy(first.data_dir.join("bootstrap.json"), data_dir.join("bootstrap.json")).unwrap();
+        Self::start_with(data_dir, "127.0.0.1:0", envs)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -16,8 +16,11 @@ mod forwarding;
 mod harness;
 mod hostile;
 mod oracle;
+#[path = "../support/postgres.rs"]
+mod postgres;
 mod quotas;
 mod regression;
+mod scale_out;
 mod signing;
 mod spin_component;
 mod tenancy;
