@@ -16,6 +16,9 @@ mod forwarding;
 mod harness;
 mod hostile;
 mod oracle;
+#[path = "../support/postgres.rs"]
+mod postgres;
+mod postgres_cluster;
 mod quotas;
 mod regression;
 mod signing;

@@ -4,6 +4,11 @@
 mod errors;
 mod keys;
 mod overflow;
+// Shared with tests/integration; each binary uses part of it.
+#[allow(dead_code)]
+#[path = "../../../tests/support/postgres.rs"]
+mod postgres;
+mod postgres_cluster;
 mod props;
 mod updates;
 
