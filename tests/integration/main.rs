@@ -18,6 +18,7 @@ mod hostile;
 mod oracle;
 #[path = "../support/postgres.rs"]
 mod postgres;
+mod postgres_cluster;
 mod quotas;
 mod regression;
 mod scale_out;

@@ -30,12 +30,14 @@ macro_rules! on_both_stores {
 mod errors;
 mod keys;
 mod overflow;
-mod props;
-mod store;
-mod updates;
+// Shared with tests/integration; each binary uses part of it.
 #[allow(dead_code)]
 #[path = "../../../tests/support/postgres.rs"]
 mod postgres;
+mod postgres_cluster;
+mod props;
+mod store;
+mod updates;
 
 use std::sync::Arc;
 
