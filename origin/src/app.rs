@@ -1,36 +1,10 @@
 //! The router: ingest (through the shared core), the relay API for signed edges, and the web API.
 
-use std::sync::Arc;
-
 use axum::routing::{get, post};
 use axum::Router;
-use picket::core::limits::Limits;
 
-use crate::counters::Counters;
-use crate::http::signed::Replays;
 use crate::http::{api, extract, filters, ingest, items, quotas, relay, stats};
-use crate::store::Store;
-use crate::worker::Queue;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub limits: Limits,
-    /// The processing queue's bookkeeping (backpressure and wake-ups).
-    pub queue: Arc<Queue>,
-    /// Where SDKs send (the edge), for the DSNs the API shows; the origin itself if unset.
-    pub dsn_url: Option<String>,
-    /// Quota counters for direct traffic.
-    pub counters: Arc<Counters>,
-    /// Edge signatures already used.
-    pub replays: Arc<Replays>,
-    /// How long a request body may take to arrive.
-    pub body_timeout: std::time::Duration,
-    /// Proxies in front of the origin whose `X-Forwarded-For` entries are believed for direct
-    /// (unsigned) traffic; 0 believes only the socket's peer.
-    pub trusted_proxies: usize,
-}
+use crate::state::AppState;
 
 /// Builds the origin's router over `state`.
 pub fn app(state: AppState) -> Router {

@@ -8,11 +8,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::{bearer, token_digest, OrgAuth};
 use crate::http::extract::{parse_json, Body, Path, Query};
 use crate::http::serialize;
+use crate::state::AppState;
 use crate::store::{IssueQuery, IssueSelection, IssueStatus, ProjectChanges, ScrubChanges};
 
 const PAGE_MAX: usize = 100;

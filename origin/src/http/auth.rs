@@ -5,8 +5,8 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{Issue, Organization, Project};
 
 /// Tokens are stored as SHA-256 hex digests, never in the clear.

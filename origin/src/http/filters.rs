@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
 use crate::http::extract::{parse_json, Body, Path};
+use crate::state::AppState;
 use crate::store::{FilterChange, FilterSettings, ProjectChanges};
 
 /// The legacy browser subfilters the core knows (see `picket::core::filter`).

@@ -11,9 +11,9 @@ use picket::core::quota::CachedLimits;
 use picket::core::{self, Headers, Reject, Step};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::http::signed;
 use crate::ids;
+use crate::state::AppState;
 use crate::store::AcceptedEnvelope;
 
 pub async fn ingest(State(state): State<AppState>, request: Request) -> Response {

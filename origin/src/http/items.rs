@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::api::{base_url, page, Paging};
 use crate::http::auth::OrgAuth;
 use crate::http::extract::{Path, Query};
 use crate::http::serialize::iso;
+use crate::state::AppState;
 use crate::store::{Attachment, Project, UserReport};
 
 pub fn routes() -> Router<AppState> {

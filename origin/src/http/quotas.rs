@@ -11,11 +11,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
 use crate::http::extract::{parse_json, Body, Path};
 use crate::http::serialize;
+use crate::state::AppState;
 use crate::store::{KeyChanges, KeyRef, ProjectKey, Quota, QuotaOwner};
 
 /// A quota list, checked whole before anything is written.

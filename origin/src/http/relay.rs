@@ -6,9 +6,9 @@ use axum::Json;
 use picket::core::config;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::signed::FromEdge;
+use crate::state::AppState;
 
 /// At most this many keys per request, as Relay batches them.
 const MAX_KEYS: usize = config::BATCH_SIZE;

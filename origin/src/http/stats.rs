@@ -10,11 +10,11 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
 use crate::http::extract::Path;
 use crate::http::serialize::iso;
+use crate::state::AppState;
 
 /// At most this many buckets are returned; a longer range is cut short.
 const MAX_BUCKETS: i64 = 10_000;

@@ -1,0 +1,32 @@
+//! What every handler shares ([`AppState`]): storage, limits, the processing queue's
+//! bookkeeping, quota counters and the replay set. Plain data; it handles no requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use picket::core::limits::Limits;
+
+use crate::counters::Counters;
+use crate::replay::Replays;
+use crate::store::Store;
+use crate::worker::Queue;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub limits: Limits,
+    /// The processing queue's bookkeeping (backpressure and wake-ups).
+    pub queue: Arc<Queue>,
+    /// Where SDKs send (the edge), for the DSNs the API shows; the origin itself if unset.
+    pub dsn_url: Option<String>,
+    /// Quota counters for direct traffic.
+    pub counters: Arc<Counters>,
+    /// Edge signatures already used.
+    pub replays: Arc<Replays>,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Proxies in front of the origin whose `X-Forwarded-For` entries are believed for direct
+    /// (unsigned) traffic; 0 believes only the socket's peer.
+    pub trusted_proxies: usize,
+}
