@@ -5,6 +5,7 @@ mod errors;
 mod keys;
 mod overflow;
 mod props;
+mod routes;
 mod updates;
 
 use std::sync::Arc;
