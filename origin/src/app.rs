@@ -1,8 +1,10 @@
 //! The router: merges each `http` module's `routes()` and adds what no route takes (JSON 404
-//! and 405 under `/api/0/`, a handler's panic as a JSON 500), with ingest as the fallback.
+//! and 405 under `/api/0/`, a handler's panic as a JSON 500), with ingest as the fallback,
+//! and one layer over everything that logs storage failures.
 
 use axum::Router;
 
+use crate::error;
 use crate::http::{api, fallback, filters, ingest, items, quotas, relay, stats};
 use crate::state::AppState;
 
@@ -21,5 +23,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(fallback::catch_panic())
         // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
         .fallback(ingest::ingest)
+        // Outermost, so it sees every answer: the one place a storage failure is logged.
+        .layer(axum::middleware::from_fn(error::log_causes))
         .with_state(state)
 }

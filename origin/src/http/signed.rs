@@ -3,10 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use picket::core::sign::{PublicKey, RELAY_ID_HEADER, SIGNATURE_HEADER};
 
 use crate::error::ApiError;
+use crate::http::extract::Body;
 use crate::replay::MAX_AGE_SECS;
 use crate::state::AppState;
 
@@ -40,10 +41,7 @@ impl FromRequest<AppState> for FromEdge {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-            _ => ApiError::BadRequest(rejection.body_text()),
-        })?;
+        let Body(body) = Body::from_request(req, state).await?;
         verify(state, &headers, &body).await?.ok_or(ApiError::Unsigned)?;
         Ok(FromEdge(body))
     }

@@ -6,6 +6,7 @@ mod keys;
 mod overflow;
 mod props;
 mod routes;
+mod storage;
 mod updates;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub struct Api {
     router: Router,
     pub store: Arc<SqliteStore>,
     pub boot: Bootstrap,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 /// What the origin answered.
@@ -71,7 +72,7 @@ impl Api {
             body_timeout: std::time::Duration::from_secs(5),
             trusted_proxies: 0,
         };
-        Api { router: app(state), store, boot, _dir: dir }
+        Api { router: app(state), store, boot, dir }
     }
 
     /// Sends a request with the organization's token (or `token`, or none with `Some("")`).
