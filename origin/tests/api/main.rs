@@ -3,6 +3,7 @@
 
 mod errors;
 mod keys;
+mod layering;
 mod overflow;
 mod props;
 mod routes;
