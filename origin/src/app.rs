@@ -1,61 +1,29 @@
-//! The router: ingest (through the shared core), the relay API for signed edges, and the web API.
+//! The router: merges each `http` module's `routes()` and adds what no route takes (JSON 404
+//! and 405 under `/api/0/`, a handler's panic as a JSON 500), with ingest as the fallback,
+//! and one layer over everything that logs storage failures.
 
-use std::sync::Arc;
-
-use axum::routing::{get, post};
 use axum::Router;
-use picket::core::limits::Limits;
 
-use crate::http::{api, extract, filters, ingest, items, quotas, relay, stats};
-use crate::store::Store;
-use crate::worker::Queue;
+use crate::error;
+use crate::http::{api, fallback, filters, ingest, items, quotas, relay, stats};
+use crate::state::AppState;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub limits: Limits,
-    /// The processing queue's bookkeeping (backpressure and wake-ups).
-    pub queue: Arc<Queue>,
-    /// Where SDKs send (the edge), for the DSNs the API shows; the origin itself if unset.
-    pub dsn_url: Option<String>,
-    /// How long a request body may take to arrive.
-    pub body_timeout: std::time::Duration,
-    /// Proxies in front of the origin whose `X-Forwarded-For` entries are believed for direct
-    /// (unsigned) traffic; 0 believes only the socket's peer.
-    pub trusted_proxies: usize,
-}
-
-/// Builds the origin's router over `state`.
+/// Builds the origin's router over `state`: each module's routes, then what no route takes.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/api/0/", get(api::root))
-        .route("/api/0/projects/", get(api::all_projects))
-        .route("/api/0/organizations/{org}/projects/", get(api::org_projects))
-        .route("/api/0/projects/{org}/{project}/", get(api::project).put(api::update_project))
-        .route("/api/0/projects/{org}/{project}/keys/", get(api::keys).post(api::create_key))
-        .route("/api/0/projects/{org}/{project}/issues/", get(api::issues).put(api::update_issues))
-        .route("/api/0/organizations/{org}/issues/{id}/", get(api::org_issue).put(api::update_org_issue))
-        .route("/api/0/organizations/{org}/issues/{id}/events/", get(api::org_issue_events))
-        .route("/api/0/projects/{org}/{project}/events/", get(api::events))
-        .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(api::event))
-        .route(
-            "/api/0/projects/{org}/{project}/keys/{key_id}/",
-            axum::routing::put(quotas::update_key).delete(quotas::delete_key),
-        )
-        .route("/api/0/projects/{org}/{project}/filters/", get(filters::list))
-        .route("/api/0/projects/{org}/{project}/filters/{filter_id}/", axum::routing::put(filters::update))
-        .route("/api/0/projects/{org}/{project}/quotas/", get(quotas::project_quotas).put(quotas::set_project_quotas))
-        .route("/api/0/organizations/{org}/quotas/", get(quotas::org_quotas).put(quotas::set_org_quotas))
-        .route("/api/0/organizations/{org}/stats_v2/", get(stats::stats_v2))
-        .route("/api/0/relays/projectconfigs/", post(relay::project_configs))
-        .route("/api/0/relays/outcomes/", post(relay::outcomes))
+        .merge(api::routes())
+        .merge(quotas::routes())
+        .merge(filters::routes())
+        .merge(stats::routes())
         .merge(items::routes())
+        .merge(relay::routes())
         // The web API answers JSON for what no route takes: unknown paths (404), wrong methods (405).
-        .route("/api/0/{*rest}", axum::routing::any(extract::no_route))
-        .method_not_allowed_fallback(extract::wrong_method)
-        .route_layer(extract::catch_panic())
+        .route("/api/0/{*rest}", axum::routing::any(fallback::no_route))
+        .method_not_allowed_fallback(fallback::wrong_method)
+        .route_layer(fallback::catch_panic())
         // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
         .fallback(ingest::ingest)
+        // Outermost, so it sees every answer: the one place a storage failure is logged.
+        .layer(axum::middleware::from_fn(error::log_causes))
         .with_state(state)
 }

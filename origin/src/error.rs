@@ -1,9 +1,19 @@
-//! The origin's one error type for its web API, mapped to statuses and `{"detail": ...}`.
+//! The origin's one error type for every handler (web API, relay API, ingest), mapped to a
+//! status and `{"detail": ...}` JSON without side effects; a storage failure's cause rides on
+//! the response, and [`log_causes`] (one layer over the whole router) logs it once.
 
-use axum::http::StatusCode;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+
+/// Seconds a client is asked to wait before retrying a 503.
+const RETRY_AFTER_SECS: &str = "5";
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -28,7 +38,9 @@ pub enum ApiError {
     Rejected(StatusCode, String),
     /// A handler panicked (a bug); the panic was caught and logged.
     Internal,
-    /// Storage failed; the client may retry.
+    /// The processing queue is full: nothing was accepted; the client may retry later.
+    Busy,
+    /// Storage failed: nothing was done; the client may retry.
     Unavailable(anyhow::Error),
 }
 
@@ -38,8 +50,13 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// Why storage failed, carried on a 503's extensions for [`log_causes`].
+#[derive(Clone, Debug)]
+pub struct StorageFailure(pub Arc<anyhow::Error>);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut cause = None;
         let (status, detail) = match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Invalid token".to_string()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "The requested resource does not exist".to_string()),
@@ -56,11 +73,51 @@ impl IntoResponse for ApiError {
             ApiError::BadSignature(why) => (StatusCode::UNAUTHORIZED, why),
             ApiError::UntrustedRelay => (StatusCode::FORBIDDEN, "the relay is not trusted".to_string()),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string()),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "the origin is busy processing, try again".to_string()),
             ApiError::Unavailable(e) => {
-                tracing::error!(error = %e, "storage error");
+                cause = Some(StorageFailure(Arc::new(e)));
                 (StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable, try again".to_string())
             }
         };
-        (status, Json(json!({ "detail": detail }))).into_response()
+        let mut response = (status, Json(json!({ "detail": detail }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(cause);
+        }
+        response
+    }
+}
+
+/// Middleware over the whole router: logs the storage failure behind a response, once.
+pub async fn log_causes(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(StorageFailure(e)) = response.extensions().get::<StorageFailure>() {
+        tracing::error!(error = %e, "storage is unavailable");
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failure_is_a_503_with_retry_after_and_its_cause() {
+        let response = ApiError::from(anyhow::anyhow!("disk on fire")).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), RETRY_AFTER_SECS);
+        let StorageFailure(cause) = response.extensions().get::<StorageFailure>().unwrap();
+        assert_eq!(cause.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn other_errors_carry_no_cause_and_no_retry_after() {
+        for error in [ApiError::NotFound, ApiError::Internal, ApiError::BadRequest("no".into())] {
+            let response = error.into_response();
+            assert!(response.extensions().get::<StorageFailure>().is_none());
+            assert!(response.headers().get(RETRY_AFTER).is_none());
+        }
     }
 }

@@ -9,7 +9,10 @@ pub mod ids;
 pub mod manage;
 pub mod model;
 pub mod process;
+pub mod replay;
+pub mod state;
 pub mod store;
 pub mod worker;
 
-pub use app::{app, AppState};
+pub use app::app;
+pub use state::AppState;

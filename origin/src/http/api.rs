@@ -2,23 +2,38 @@
 //! `events list` and friends: Bearer tokens, cursor paging with `Link` headers.
 
 use axum::extract::{RawQuery, State};
-use axum::http::header::{HeaderMap, HOST, LINK};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::header::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::{bearer, token_digest, OrgAuth};
 use crate::http::extract::{parse_json, Body, Path, Query};
+use crate::http::links::{base_url, dsn_base, page, Paging};
 use crate::http::serialize;
+use crate::state::AppState;
 use crate::store::{IssueQuery, IssueSelection, IssueStatus, ProjectChanges, ScrubChanges};
 
-const PAGE_MAX: usize = 100;
+/// Projects, DSN keys (list, create), issues and events.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/0/", get(root))
+        .route("/api/0/projects/", get(all_projects))
+        .route("/api/0/organizations/{org}/projects/", get(org_projects))
+        .route("/api/0/projects/{org}/{project}/", get(project).put(update_project))
+        .route("/api/0/projects/{org}/{project}/keys/", get(keys).post(create_key))
+        .route("/api/0/projects/{org}/{project}/issues/", get(issues).put(update_issues))
+        .route("/api/0/organizations/{org}/issues/{id}/", get(org_issue).put(update_org_issue))
+        .route("/api/0/organizations/{org}/issues/{id}/events/", get(org_issue_events))
+        .route("/api/0/projects/{org}/{project}/events/", get(events))
+        .route("/api/0/projects/{org}/{project}/events/{event_id}/", get(event))
+}
 
 /// `GET /api/0/`: who the token is (`auth: null` without a valid one), as Sentry answers.
-pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn root(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let org = match bearer(&headers) {
         Some(token) => state.store.token_organization(&token_digest(token)).await?,
         None => None,
@@ -26,61 +41,6 @@ pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Result<J
     let auth =
         org.map(|_| json!({ "scopes": ["org:read", "project:read", "project:write", "event:read", "event:write"] }));
     Ok(Json(json!({ "version": "0", "auth": auth, "user": null })))
-}
-
-#[derive(Deserialize)]
-pub struct Paging {
-    query: Option<String>,
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
-impl Paging {
-    /// Sentry cursors read `value:offset:is_prev`; Picket pages by offset. The offset of the
-    /// page after this one must fit SQLite's integers, so no later sum can overflow.
-    pub fn offset(&self) -> Result<usize, ApiError> {
-        let Some(c) = self.cursor.as_deref().filter(|c| !c.is_empty()) else { return Ok(0) };
-        let offset: usize = c
-            .split(':')
-            .nth(1)
-            .and_then(|o| o.parse().ok())
-            .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor: {c}")))?;
-        match offset.checked_add(PAGE_MAX + 1).map(i64::try_from) {
-            Some(Ok(_)) => Ok(offset),
-            _ => Err(ApiError::BadRequest(format!("the cursor's offset is out of range: {c}"))),
-        }
-    }
-
-    pub fn limit(&self) -> usize {
-        self.limit.unwrap_or(PAGE_MAX).clamp(1, PAGE_MAX)
-    }
-}
-
-/// The base URL the client used, for permalinks and `Link` headers.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    format!("http://{host}")
-}
-
-/// A page of results with Sentry's `Link` header (previous and next cursors). `rows` holds
-/// up to `limit + 1` rows: one more than the page means there is a next page.
-pub fn page<T>(
-    mut rows: Vec<T>,
-    offset: usize,
-    limit: usize,
-    url: &str,
-    render: impl Fn(&T) -> Value,
-) -> Result<Response, ApiError> {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let prev = offset.saturating_sub(limit);
-    let next = offset.checked_add(limit).ok_or_else(|| ApiError::BadRequest("the cursor is out of range".into()))?;
-    let link = format!(
-        "<{url}?cursor=0:{prev}:1>; rel=\"previous\"; results=\"{}\"; cursor=\"0:{prev}:1\", \
-         <{url}?cursor=0:{next}:0>; rel=\"next\"; results=\"{more}\"; cursor=\"0:{next}:0\"",
-        offset > 0
-    );
-    Ok(([(LINK, link)], Json(Value::Array(rows.iter().map(render).collect()))).into_response())
 }
 
 /// Splits a search query into a status filter and free-text words. Without a `query`
@@ -100,7 +60,7 @@ fn issue_query(raw: Option<&str>) -> Result<(Option<String>, Vec<String>), ApiEr
 }
 
 /// `GET /api/0/projects/{org}/{project}/`
-pub async fn project(
+async fn project(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -111,7 +71,7 @@ pub async fn project(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProjectUpdate {
+struct ProjectUpdate {
     allowed_domains: Option<Vec<String>>,
     /// Picket's own field (Relay's project config key): days events are kept.
     event_retention: Option<i64>,
@@ -155,7 +115,7 @@ impl ProjectUpdate {
 
 /// `PUT /api/0/projects/{org}/{project}/` with Sentry's fields: the whole request is checked,
 /// then written in one transaction, so a refused request changes nothing.
-pub async fn update_project(
+async fn update_project(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, slug)): Path<(String, String)>,
@@ -168,7 +128,7 @@ pub async fn update_project(
     Ok(Json(serialize::project_details(&project, &auth.0)))
 }
 
-pub async fn issues(
+async fn issues(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -185,7 +145,7 @@ pub async fn issues(
     page(rows, offset, limit, &url, |i| serialize::issue(i, &auth.0, &project, &base))
 }
 
-pub async fn events(
+async fn events(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -199,7 +159,7 @@ pub async fn events(
     page(rows, offset, limit, &url, |e| serialize::event(e, false))
 }
 
-pub async fn event(
+async fn event(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project, event_id)): Path<(String, String, String)>,
@@ -211,7 +171,7 @@ pub async fn event(
 }
 
 #[derive(Deserialize)]
-pub struct StatusChange {
+struct StatusChange {
     status: String,
 }
 
@@ -223,7 +183,7 @@ fn parse_status_change(body: &[u8]) -> Result<IssueStatus, ApiError> {
 
 /// `PUT /api/0/projects/{org}/{project}/issues/?id=1&id=2` (or `?status=…`, or all) with
 /// `{"status": "resolved" | "unresolved" | "ignored"}`, as `sentry-cli issues resolve` sends.
-pub async fn update_issues(
+async fn update_issues(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -258,7 +218,7 @@ pub async fn update_issues(
 }
 
 /// `GET /api/0/organizations/{org}/issues/{id}/`
-pub async fn org_issue(
+async fn org_issue(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, id)): Path<(String, i64)>,
@@ -269,7 +229,7 @@ pub async fn org_issue(
 }
 
 /// `PUT /api/0/organizations/{org}/issues/{id}/` with `{"status": ...}`.
-pub async fn update_org_issue(
+async fn update_org_issue(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, id)): Path<(String, i64)>,
@@ -284,7 +244,7 @@ pub async fn update_org_issue(
 }
 
 /// `GET /api/0/organizations/{org}/issues/{id}/events/`
-pub async fn org_issue_events(
+async fn org_issue_events(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, id)): Path<(String, i64)>,
@@ -299,13 +259,13 @@ pub async fn org_issue_events(
 }
 
 /// `GET /api/0/projects/`: every project the token's organization has.
-pub async fn all_projects(State(state): State<AppState>, auth: OrgAuth) -> Result<Json<Value>, ApiError> {
+async fn all_projects(State(state): State<AppState>, auth: OrgAuth) -> Result<Json<Value>, ApiError> {
     let projects = state.store.projects(auth.0.id).await?;
     Ok(Json(Value::Array(projects.iter().map(|p| serialize::project_details(p, &auth.0)).collect())))
 }
 
 /// `GET /api/0/organizations/{org}/projects/`
-pub async fn org_projects(
+async fn org_projects(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path(org): Path<String>,
@@ -315,12 +275,8 @@ pub async fn org_projects(
     Ok(Json(Value::Array(projects.iter().map(|p| serialize::project_details(p, org)).collect())))
 }
 
-pub fn dsn_base(state: &AppState, headers: &HeaderMap) -> String {
-    state.dsn_url.clone().unwrap_or_else(|| base_url(headers))
-}
-
 /// `GET /api/0/projects/{org}/{project}/keys/`
-pub async fn keys(
+async fn keys(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -333,12 +289,12 @@ pub async fn keys(
 }
 
 #[derive(Deserialize, Default)]
-pub struct NewKey {
+struct NewKey {
     name: Option<String>,
 }
 
 /// `POST /api/0/projects/{org}/{project}/keys/` with `{"name": ...}`: 201 and the new key.
-pub async fn create_key(
+async fn create_key(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,

@@ -1,14 +1,12 @@
 //! The web API's extractors: axum's `Path` and `Query` and the request body, with every
-//! rejection an `ApiError` (`{"detail": ...}` JSON), a JSON body read whatever its content
-//! type, the handlers for what the router itself refuses (an unknown `/api/0/` route, a
-//! method the route does not take), and a layer that answers a handler's panic with a 500.
+//! rejection an `ApiError` (`{"detail": ...}` JSON), and a JSON body read whatever its content
+//! type. Extractors only: no handlers, no storage.
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -88,24 +86,4 @@ where
 /// `bytes` as JSON `T`, or a 400 that says why.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
-/// Any `/api/0/...` path no route has.
-pub async fn no_route() -> ApiError {
-    ApiError::NoRoute
-}
-
-/// A route's path with a method it does not take (axum adds the `Allow` header).
-pub async fn wrong_method() -> ApiError {
-    ApiError::MethodNotAllowed
-}
-
-/// Answers a panic in an API handler (a bug) with a JSON 500 instead of a dropped connection.
-pub fn catch_panic() -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
-    fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response {
-        let what = panic.downcast_ref::<&str>().copied().or(panic.downcast_ref::<String>().map(String::as_str));
-        tracing::error!(panic = what.unwrap_or("?"), "an API handler panicked");
-        ApiError::Internal.into_response()
-    }
-    tower_http::catch_panic::CatchPanicLayer::custom(panicked as fn(_) -> _)
 }

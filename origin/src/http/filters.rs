@@ -6,13 +6,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::routing::{get, put};
+use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
 use crate::http::extract::{parse_json, Body, Path};
+use crate::state::AppState;
 use crate::store::{FilterChange, FilterSettings, ProjectChanges};
 
 /// The legacy browser subfilters the core knows (see `picket::core::filter`).
@@ -28,6 +29,13 @@ const LEGACY_BROWSERS: &[&str] = &[
     "safari_pre_6",
     "edge_pre_79",
 ];
+
+/// A project's inbound filters.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/0/projects/{org}/{project}/filters/", get(list))
+        .route("/api/0/projects/{org}/{project}/filters/{filter_id}/", put(update))
+}
 
 /// The filters Sentry lists, with whether each is on.
 fn listing(s: &FilterSettings) -> Value {
@@ -48,7 +56,7 @@ fn listing(s: &FilterSettings) -> Value {
     ])
 }
 
-pub async fn list(
+async fn list(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -58,7 +66,7 @@ pub async fn list(
 }
 
 /// `PUT …/filters/{filter_id}/`: the change is checked, then written in one transaction.
-pub async fn update(
+async fn update(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project, filter_id)): Path<(String, String, String)>,

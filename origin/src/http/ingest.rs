@@ -9,32 +9,33 @@ use axum::response::{IntoResponse, Response};
 use picket::core::outcome::Oversized;
 use picket::core::quota::CachedLimits;
 use picket::core::{self, Headers, Reject, Step};
-use serde_json::json;
 
-use crate::app::AppState;
+use crate::error::ApiError;
 use crate::http::signed;
 use crate::ids;
+use crate::state::AppState;
 use crate::store::AcceptedEnvelope;
 
-pub async fn ingest(State(state): State<AppState>, request: Request) -> Response {
+/// The router's fallback: whatever no route takes is judged by the core. Storage failures and
+/// a full queue are [`ApiError`]s like everywhere else (503 with `Retry-After`).
+pub async fn ingest(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let limit = state.limits.max_envelope_size;
     let declared = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
     if let Err(reject) = state.limits.admit(declared) {
-        return send(reject.response());
+        return Ok(send(reject.response()));
     }
     // A slow client gets the body timeout, not a connection held open for ever.
     let body = match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(body)) => body,
-        Ok(Err(e)) if is_length_limit(&e) => return send(Reject::TooLarge { what: Oversized::Body, limit }.response()),
-        Ok(Err(e)) => return send(Reject::IncompleteBody(e.to_string()).response()),
-        Err(_) => return send(Reject::BodyTimeout.response()),
+        Ok(Err(e)) if is_length_limit(&e) => {
+            return Ok(send(Reject::TooLarge { what: Oversized::Body, limit }.response()))
+        }
+        Ok(Err(e)) => return Ok(send(Reject::IncompleteBody(e.to_string()).response())),
+        Err(_) => return Ok(send(Reject::BodyTimeout.response())),
     };
     // An edge's forward is signed; an SDK's direct request is not.
-    let from_edge = match signed::verify(&state, &parts.headers, &body).await {
-        Ok(edge) => edge.is_some(),
-        Err(e) => return e.into_response(),
-    };
+    let from_edge = signed::verify(&state, &parts.headers, &body).await?.is_some();
     let headers: Headers = parts.headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))).collect();
     // A trusted edge names the client in X-Forwarded-For (the leftmost entry: proxies in front of
     // the origin append theirs after it). A direct client is the socket's peer, or behind
@@ -54,18 +55,15 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
         client_ip: client_ip.as_deref(),
     };
     let prepared = match core::prepare(&request, &state.limits, ids::fresh_event_id()) {
-        Ok(Step::Respond(response)) => return send(response),
+        Ok(Step::Respond(response)) => return Ok(send(response)),
         Ok(Step::NeedState(prepared)) if from_edge => prepared.judged_upstream(),
         Ok(Step::NeedState(prepared)) => prepared,
-        Err(reject) => return send(reject.response()),
+        Err(reject) => return Ok(send(reject.response())),
     };
-    let project_state = match state.store.project_state(prepared.public_key()).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(e),
-    };
+    let project_state = state.store.project_state(prepared.public_key()).await?;
     // A full queue refuses before any quota is counted.
     if state.queue.is_full() {
-        return busy();
+        return Err(ApiError::Busy);
     }
     let now = chrono::Utc::now();
     let judged = match core::judge(prepared, project_state.as_ref(), &CachedLimits::default(), now.timestamp() as u64) {
@@ -74,18 +72,15 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
             if let Some(scoping) = &refused.scoping {
                 record(&state, scoping.project_id as i64, now.timestamp_millis(), &refused.outcomes).await;
             }
-            return send(refused.reject.response());
+            return Ok(send(refused.reject.response()));
         }
     };
     // Counters live in the store, shared by every origin process on it.
-    let allowed = match state.store.consume_quotas(judged.checks()).await {
-        Ok(allowed) => allowed,
-        Err(e) => return unavailable(e),
-    };
+    let allowed = state.store.consume_quotas(judged.checks()).await?;
     let project_id = judged.scoping.project_id as i64;
     let done = judged.finish(&allowed);
     record(&state, project_id, now.timestamp_millis(), &done.outcomes).await;
-    let Some(forward) = done.forward else { return send(done.response) };
+    let Some(forward) = done.forward else { return Ok(send(done.response)) };
     let envelope = AcceptedEnvelope {
         project_id,
         event_id: forward.event_id.map(|id| id.simple()),
@@ -93,13 +88,9 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Response
         client_ip: forward.client_ip,
         body: forward.body,
     };
-    match state.store.accept(envelope).await {
-        Ok(()) => {
-            state.queue.pushed();
-            send(done.response)
-        }
-        Err(e) => unavailable(e),
-    }
+    state.store.accept(envelope).await?;
+    state.queue.pushed();
+    Ok(send(done.response))
 }
 
 /// Records dropped data for the project's stats; a failure is logged, the answer stands.
@@ -111,19 +102,6 @@ async fn record(state: &AppState, project_id: i64, at_ms: i64, outcomes: &[picke
     if let Err(e) = state.store.record_outcomes(at_ms, &rows).await {
         tracing::error!(error = %e, "could not record outcomes");
     }
-}
-
-/// Storage failed: nothing was accepted, so the client must retry.
-fn unavailable(e: anyhow::Error) -> Response {
-    tracing::error!(error = %e, "could not store an envelope");
-    let body = json!({ "detail": "storage is unavailable, try again", "causes": [] });
-    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], axum::Json(body)).into_response()
-}
-
-/// The processing queue is full: nothing was accepted, so the client must retry later.
-fn busy() -> Response {
-    let body = json!({ "detail": "the origin is busy processing, try again", "causes": [] });
-    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "5")], axum::Json(body)).into_response()
 }
 
 /// Sends a core response as is.

@@ -9,14 +9,15 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::api::{base_url, page, Paging};
 use crate::http::auth::OrgAuth;
 use crate::http::extract::{Path, Query};
+use crate::http::links::{base_url, page, Paging};
 use crate::http::serialize::iso;
+use crate::state::AppState;
 use crate::store::{Attachment, Project, UserReport};
 
+/// An event's attachments and a project's user feedback.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/0/projects/{org}/{project}/events/{event_id}/attachments/", get(attachments))

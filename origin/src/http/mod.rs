@@ -3,9 +3,11 @@
 pub mod api;
 pub mod auth;
 pub mod extract;
+pub mod fallback;
 pub mod filters;
 pub mod ingest;
 pub mod items;
+pub mod links;
 pub mod quotas;
 pub mod relay;
 mod serialize;

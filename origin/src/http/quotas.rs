@@ -7,16 +7,26 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::routing::{get, put};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
 use crate::http::extract::{parse_json, Body, Path};
+use crate::http::links::dsn_base;
 use crate::http::serialize;
+use crate::state::AppState;
 use crate::store::{KeyChanges, KeyRef, ProjectKey, Quota, QuotaOwner};
+
+/// A DSN key (update, delete) and organization and project quotas.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/0/projects/{org}/{project}/keys/{key_id}/", put(update_key).delete(delete_key))
+        .route("/api/0/projects/{org}/{project}/quotas/", get(project_quotas).put(set_project_quotas))
+        .route("/api/0/organizations/{org}/quotas/", get(org_quotas).put(set_org_quotas))
+}
 
 /// A quota list, checked whole before anything is written.
 fn parse_quotas(body: &[u8]) -> Result<Vec<Quota>, ApiError> {
@@ -30,7 +40,7 @@ fn parse_quotas(body: &[u8]) -> Result<Vec<Quota>, ApiError> {
     Ok(quotas)
 }
 
-pub async fn org_quotas(
+async fn org_quotas(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path(org): Path<String>,
@@ -41,7 +51,7 @@ pub async fn org_quotas(
     ))
 }
 
-pub async fn set_org_quotas(
+async fn set_org_quotas(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path(org): Path<String>,
@@ -53,7 +63,7 @@ pub async fn set_org_quotas(
     Ok(Json(serde_json::to_value(quotas).expect("quotas serialize")))
 }
 
-pub async fn project_quotas(
+async fn project_quotas(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -64,7 +74,7 @@ pub async fn project_quotas(
     ))
 }
 
-pub async fn set_project_quotas(
+async fn set_project_quotas(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project)): Path<(String, String)>,
@@ -136,7 +146,7 @@ async fn project_key(
 
 /// `PUT /api/0/projects/{org}/{project}/keys/{key_id}/`, as Sentry's API takes it: the whole
 /// request is checked, then written in one transaction.
-pub async fn update_key(
+async fn update_key(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project, key_id)): Path<(String, String, String)>,
@@ -146,11 +156,11 @@ pub async fn update_key(
     let key = project_key(&state, &auth, &org, &project, &key_id).await?;
     let changes = parse_json::<KeyUpdate>(&body)?.changes()?;
     let key = state.store.update_key(key.id, &changes).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(serialize::key(&key, &crate::http::api::dsn_base(&state, &headers))))
+    Ok(Json(serialize::key(&key, &dsn_base(&state, &headers))))
 }
 
 /// `DELETE /api/0/projects/{org}/{project}/keys/{key_id}/`: 204; ingest refuses the key from then on.
-pub async fn delete_key(
+async fn delete_key(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path((org, project, key_id)): Path<(String, String, String)>,

@@ -2,19 +2,27 @@
 //! the outcomes edges report.
 
 use axum::extract::State;
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use picket::core::config;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::signed::FromEdge;
+use crate::state::AppState;
+
+/// The relay API (signed requests from trusted edges only).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/0/relays/projectconfigs/", post(project_configs))
+        .route("/api/0/relays/outcomes/", post(outcomes))
+}
 
 /// At most this many keys per request, as Relay batches them.
 const MAX_KEYS: usize = config::BATCH_SIZE;
 
 /// `POST /api/0/relays/projectconfigs/?version=3`.
-pub async fn project_configs(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
+async fn project_configs(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
     let keys = config::parse_request(&body).map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
     if keys.len() > MAX_KEYS {
         return Err(ApiError::BadRequest(format!("at most {MAX_KEYS} public keys per request")));
@@ -30,7 +38,7 @@ pub async fn project_configs(State(state): State<AppState>, FromEdge(body): From
 
 /// `POST /api/0/relays/outcomes/`: dropped data reported by edges, in Relay's shape. The whole
 /// report is checked first (ids and quantities in range), then recorded in one transaction.
-pub async fn outcomes(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
+async fn outcomes(State(state): State<AppState>, FromEdge(body): FromEdge) -> Result<Json<Value>, ApiError> {
     let outcomes = picket::core::outcome::parse_outcomes_body(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid outcomes: {e}")))?;
     let rows = outcomes

@@ -3,14 +3,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use picket::core::sign::{PublicKey, RELAY_ID_HEADER, SIGNATURE_HEADER};
 
-use crate::app::AppState;
 use crate::error::ApiError;
-
-/// How old a signature may be (Relay's upstream check uses five minutes).
-pub const MAX_AGE_SECS: u64 = 300;
+use crate::http::extract::Body;
+use crate::replay::MAX_AGE_SECS;
+use crate::state::AppState;
 
 /// The verified edge's Relay id; `None` when the request carries no relay headers at all.
 pub async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, ApiError> {
@@ -27,11 +26,9 @@ pub async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resul
     let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
     let signed_ms =
         key.verify(body, signature, now, MAX_AGE_SECS).map_err(|e| ApiError::BadSignature(e.to_string()))?;
-    // Remembered until its age alone refuses it, in the store: every origin process sharing it
-    // refuses the replay, and so does this one after a restart.
-    let expires = signed_ms.saturating_add((MAX_AGE_SECS + picket::core::sign::MAX_CLOCK_SKEW_SECS as u64) * 1000);
-    let clamp = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
-    if !state.store.first_use(signature, clamp(expires), clamp(now)).await? {
+    // Remembered in the store: every origin process sharing it refuses the replay, and so does
+    // this one after a restart.
+    if !crate::replay::first_use(state.store.as_ref(), signature, signed_ms, now).await? {
         return Err(ApiError::BadSignature("the relay signature was already used".into()));
     }
     Ok(Some(edge.relay_id))
@@ -46,10 +43,7 @@ impl FromRequest<AppState> for FromEdge {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-            _ => ApiError::BadRequest(rejection.body_text()),
-        })?;
+        let Body(body) = Body::from_request(req, state).await?;
         verify(state, &headers, &body).await?.ok_or(ApiError::Unsigned)?;
         Ok(FromEdge(body))
     }

@@ -6,15 +6,21 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, State};
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::auth::OrgAuth;
 use crate::http::extract::Path;
 use crate::http::serialize::iso;
+use crate::state::AppState;
+
+/// An organization's outcome stats.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/0/organizations/{org}/stats_v2/", get(stats_v2))
+}
 
 /// At most this many buckets are returned; a longer range is cut short.
 const MAX_BUCKETS: i64 = 10_000;
@@ -38,7 +44,7 @@ fn bad(what: &str) -> ApiError {
     ApiError::BadRequest(format!("invalid {what}"))
 }
 
-pub async fn stats_v2(
+async fn stats_v2(
     State(state): State<AppState>,
     auth: OrgAuth,
     Path(org): Path<String>,

@@ -96,7 +96,7 @@ async fn panicking_handler_is_json_500() {
     use tower::ServiceExt;
     let router = axum::Router::new()
         .route("/boom", axum::routing::get(|| async { panic!("a bug") as &'static str }))
-        .route_layer(picket_origin::http::extract::catch_panic());
+        .route_layer(picket_origin::http::fallback::catch_panic());
     let request = axum::http::Request::get("/boom").body(axum::body::Body::empty()).unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 500);

@@ -29,6 +29,7 @@ macro_rules! on_both_stores {
 
 mod errors;
 mod keys;
+mod layering;
 mod overflow;
 // Shared with tests/integration; each binary uses part of it.
 #[allow(dead_code)]
@@ -36,6 +37,8 @@ mod overflow;
 mod postgres;
 mod postgres_cluster;
 mod props;
+mod routes;
+mod storage;
 mod store;
 mod updates;
 
@@ -54,12 +57,12 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 
 /// An empty store of `backend`: a SQLite file in `dir`, or a fresh PostgreSQL database.
-pub async fn open_store(backend: Backend, dir: &TempDir) -> SqlStore {
+pub async fn open_store(backend: Backend, dir: &TempDir) -> (SqlStore, DatabaseUrl) {
     let url = match backend {
         Backend::Sqlite => DatabaseUrl::sqlite_file(&dir.path().join("picket.db")),
         Backend::Postgres => postgres::server().fresh_database("api").parse().unwrap(),
     };
-    SqlStore::open(&url, PoolSettings::default_for(backend)).await.unwrap()
+    (SqlStore::open(&url, PoolSettings::default_for(backend)).await.unwrap(), url)
 }
 
 /// An origin with one organization (`acme`), project (`web`), DSN key and token.
@@ -67,6 +70,8 @@ pub struct Api {
     router: Router,
     pub store: Arc<SqlStore>,
     pub boot: Bootstrap,
+    /// The store's database, for tests that reach under the API.
+    pub url: DatabaseUrl,
     _dir: TempDir,
 }
 
@@ -96,7 +101,8 @@ impl Reply {
 impl Api {
     pub async fn new(backend: Backend) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(open_store(backend, &dir).await);
+        let (store, url) = open_store(backend, &dir).await;
+        let store = Arc::new(store);
         let boot = store
             .bootstrap("acme", "web", "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "sntryu_test_token")
             .await
@@ -110,7 +116,7 @@ impl Api {
             body_timeout: std::time::Duration::from_secs(5),
             trusted_proxies: 0,
         };
-        Api { router: app(state), store, boot, _dir: dir }
+        Api { router: app(state), store, boot, url, _dir: dir }
     }
 
     /// Sends a request with the organization's token (or `token`, or none with `Some("")`).
