@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::http::auth::token_digest;
+use crate::ids::token_digest;
 use crate::ids;
 use crate::store::{FilterChange, KeyChanges, KeyRef, Organization, Project, ProjectChanges, Store, TrustedEdge};
 
