@@ -320,14 +320,8 @@ async fn serve(
     let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
     let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
     let sweeper = tokio::spawn(worker::retention(store.clone()));
-    let state = AppState {
-        store,
-        limits,
-        queue,
-        dsn_url,
-        body_timeout: times.body,
-        trusted_proxies: times.trusted_proxies,
-    };
+    let state =
+        AppState { store, limits, queue, dsn_url, body_timeout: times.body, trusted_proxies: times.trusted_proxies };
     let listener = TcpListener::bind(bind).await?;
     // Tests and scripts read this line to learn the port.
     println!("picket-origin listening on http://{}", listener.local_addr()?);

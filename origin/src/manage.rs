@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::ids::token_digest;
 use crate::ids;
+use crate::ids::token_digest;
 use crate::store::{FilterChange, KeyChanges, KeyRef, Organization, Project, ProjectChanges, Store, TrustedEdge};
 
 async fn organization(store: &dyn Store, slug: &str) -> anyhow::Result<Organization> {

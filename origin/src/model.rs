@@ -313,4 +313,3 @@ pub struct TrustedEdge {
     pub public_key: String,
     pub name: String,
 }
-

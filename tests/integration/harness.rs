@@ -165,6 +165,9 @@ pub struct Origin {
     /// Kept so the process's output is never a broken pipe; shown when start-up fails.
     _log: Arc<Mutex<String>>,
     data_dir: PathBuf,
+    /// The `PICKET_*` settings it was started with, which management commands get too (the
+    /// database, above all).
+    envs: Vec<(String, String)>,
 }
 
 pub fn origin_binary() -> PathBuf {
@@ -208,7 +211,8 @@ impl Origin {
         wait_for("the origin's health check", Duration::from_secs(30), || {
             request("GET", &ready, &[], b"").ok().filter(|r| r.status == 200)
         });
-        Origin { child, url, bootstrap, _log: log, data_dir: data_dir.to_path_buf() }
+        let envs = envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Origin { child, url, bootstrap, _log: log, data_dir: data_dir.to_path_buf(), envs }
     }
 
     /// Starts another origin on `first`'s database (named in `envs`), with its own data dir
@@ -272,7 +276,9 @@ impl Origin {
 
     /// Runs a management command (`picket-origin --data-dir ... ARGS`) and returns its JSON.
     pub fn manage(&self, args: &[&str]) -> Value {
-        let out = Command::new(origin_binary()).arg("--data-dir").arg(&self.data_dir).args(args).output().unwrap();
+        let mut command = Command::new(origin_binary());
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        let out = command.arg("--data-dir").arg(&self.data_dir).args(args).output().unwrap();
         assert!(out.status.success(), "picket-origin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }

@@ -444,3 +444,32 @@ fn edge_trust_refused_a_key_starting_with_a_hyphen() {
     let listed = origin.manage(&["edge", "list"]);
     assert!(listed.to_string().contains(&key), "{listed}");
 }
+
+/// The used-signature set lived in the origin's memory: a signed outcomes report replayed after
+/// the origin restarted (its signature seconds old) was accepted again and counted twice. Now
+/// used signatures are kept in the store until their age alone refuses them.
+#[test]
+fn replayed_signature_was_accepted_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut origin = Origin::start(dir.path());
+    let addr = origin.addr().to_string();
+    let b = origin.bootstrap.clone();
+    let body = json!({ "outcomes": [{ "timestamp": "2026-11-26T10:00:00Z", "org_id": 1, "project_id": b.project_id,
+        "outcome": 1, "reason": "replayed", "category": 1, "quantity": 5 }] })
+    .to_string();
+    let identity =
+        picket::core::sign::Identity { relay_id: b.edge_relay_id.clone(), key: b.edge_secret_key.parse().unwrap() };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let [(id_name, id), (sig_name, sig)] = identity.headers(body.as_bytes(), now, 7);
+    let post = |origin: &Origin| {
+        let headers = [(id_name.as_str(), id.as_str()), (sig_name.as_str(), sig.as_str())];
+        request("POST", &format!("{}/api/0/relays/outcomes/", origin.url), &headers, body.as_bytes()).unwrap()
+    };
+    assert_eq!(post(&origin).status, 200);
+    origin.stop();
+    origin = Origin::start_on(dir.path(), &addr);
+    let replay = post(&origin);
+    assert_eq!(replay.status, 401, "{}", String::from_utf8_lossy(&replay.body));
+    assert!(replay.json()["detail"].as_str().unwrap().contains("already used"), "{}", replay.json());
+    assert_eq!(filtered(&origin, "replayed"), 5, "the report counted once");
+}

@@ -67,6 +67,12 @@ fn several_origins_share_one_postgres(kind: Kind) {
     let edge = Edge::start_on(kind, &format!("{},{}", a.url, b.url), &vars);
     let server = crate::postgres::server();
 
+    // The management CLI works on the shared database: a key made through one origin's CLI is
+    // served by the other's API.
+    let key = b.manage(&["key", "create", &boot.organization, &boot.project, "--label", "made by b"]);
+    let keys = a.project_api("keys/").json();
+    assert!(keys.as_array().unwrap().iter().any(|k| k["public"] == key["public_key"]), "{key} in {keys}");
+
     // 1,000 events of one issue, sent concurrently through the edge to both origins.
     let answered = Arc::new(AtomicUsize::new(0));
     send(&edge.url, &boot, 0..1_000, "scale out one issue", answered.clone());
@@ -101,7 +107,8 @@ fn several_origins_share_one_postgres(kind: Kind) {
     assert_eq!(answered.load(Ordering::Relaxed), 1_000, "the edge answered every event");
     let issue = settled_issue(&a, &database, "scale out killed", 1_000);
     assert_eq!(issue["count"], "1000", "every answered event is stored, once: {issue}");
-    let distinct = server.psql(&database, "SELECT COUNT(DISTINCT event_id) FROM events WHERE message = 'scale out killed'");
+    let distinct =
+        server.psql(&database, "SELECT COUNT(DISTINCT event_id) FROM events WHERE message = 'scale out killed'");
     assert_eq!(distinct, "1000");
     drop(edge);
 }

@@ -13,7 +13,6 @@ use serde_json::{json, Map, Value};
 
 pub use crate::model::ScrubSettings;
 
-
 const FILTERED: &str = "[Filtered]";
 /// Key (and value) substrings that mark a secret, as Sentry's defaults list them.
 const SENSITIVE: &[&str] = &[

@@ -12,7 +12,12 @@ use super::{Attachment, Processed, UserReport};
 
 /// Stores the attachments and user reports of one processed envelope, in the caller's
 /// transaction, with the `accepted` outcomes of each one that is new.
-pub async fn insert(c: &mut AnyConnection, project_id: i64, received_ms: i64, processed: &Processed) -> sqlx::Result<()> {
+pub async fn insert(
+    c: &mut AnyConnection,
+    project_id: i64,
+    received_ms: i64,
+    processed: &Processed,
+) -> sqlx::Result<()> {
     for a in &processed.attachments {
         let sha1 = hex(&Sha1::digest(&a.body));
         let inserted = sqlx::query(

@@ -4,8 +4,8 @@
 //! default) and PostgreSQL, each with its own versioned migrations.
 
 mod db;
-mod reads;
 mod items;
+mod reads;
 mod rows;
 mod shared;
 mod sql;

@@ -70,8 +70,7 @@ pub async fn set_issue_status(
                 .rows_affected();
         }
         IssueSelection::All => {
-            changed +=
-                sqlx::query(set).bind(status.as_str()).bind(project_id).execute(&mut *tx).await?.rows_affected();
+            changed += sqlx::query(set).bind(status.as_str()).bind(project_id).execute(&mut *tx).await?.rows_affected();
         }
     }
     Ok(usize::try_from(changed).unwrap_or(usize::MAX))

@@ -105,12 +105,13 @@ pub async fn complete(tx: &mut AnyConnection, batch: &[Completed]) -> sqlx::Resu
 /// Signatures past their expiry are forgotten on the way: their age alone refuses them.
 pub async fn first_use(tx: &mut AnyConnection, signature: &str, expires_ms: i64, now_ms: i64) -> sqlx::Result<bool> {
     sqlx::query("DELETE FROM edge_signatures WHERE expires < $1").bind(now_ms).execute(&mut *tx).await?;
-    let inserted = sqlx::query("INSERT INTO edge_signatures (signature, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(signature.to_string())
-        .bind(expires_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let inserted =
+        sqlx::query("INSERT INTO edge_signatures (signature, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(signature.to_string())
+            .bind(expires_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     Ok(inserted == 1)
 }
 

@@ -102,14 +102,16 @@ impl Store for SqlStore {
     }
 
     async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<()> {
-        sqlx::query("INSERT INTO envelopes (project_id, event_id, received, client_ip, body) VALUES ($1, $2, $3, $4, $5)")
-            .bind(envelope.project_id)
-            .bind(envelope.event_id)
-            .bind(envelope.received_ms)
-            .bind(envelope.client_ip)
-            .bind(envelope.body)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO envelopes (project_id, event_id, received, client_ip, body) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(envelope.project_id)
+        .bind(envelope.event_id)
+        .bind(envelope.received_ms)
+        .bind(envelope.client_ip)
+        .bind(envelope.body)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -120,7 +122,8 @@ impl Store for SqlStore {
     }
 
     async fn pending_count(&self) -> StoreResult<usize> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes WHERE processed = 0").fetch_one(&self.pool).await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM envelopes WHERE processed = 0").fetch_one(&self.pool).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -152,10 +155,11 @@ impl Store for SqlStore {
     }
 
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE slug = $1")))
-            .bind(slug.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query(AssertSqlSafe(format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE slug = $1")))
+                .bind(slug.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.as_ref().map(organization_row).transpose()?)
     }
 
@@ -181,11 +185,12 @@ impl Store for SqlStore {
     }
 
     async fn keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
-        let rows =
-            sqlx::query(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = $1 ORDER BY id")))
-                .bind(project_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = $1 ORDER BY id"
+        )))
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(key_row).collect::<sqlx::Result<_>>()?)
     }
 
@@ -333,7 +338,8 @@ impl Store for SqlStore {
     }
 
     async fn trusted_edges(&self) -> StoreResult<Vec<TrustedEdge>> {
-        let rows = sqlx::query("SELECT relay_id, public_key, name FROM edges ORDER BY name").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT relay_id, public_key, name FROM edges ORDER BY name").fetch_all(&self.pool).await?;
         Ok(rows.iter().map(edge_row).collect::<sqlx::Result<_>>()?)
     }
 
@@ -455,4 +461,3 @@ impl Store for SqlStore {
         }))
     }
 }
-

@@ -42,15 +42,14 @@ pub async fn project_state(c: &mut AnyConnection, public_key: &str) -> sqlx::Res
     let (domains, retention, scrubbing, filters) =
         (json_column(&r, 4)?, r.try_get::<i64, _>(5)?, json_column(&r, 6)?, json_column(&r, 7)?);
     let (own, org) = (json_column(&r, 8)?, json_column(&r, 9)?);
-    let keys = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = $1 ORDER BY id"
-    )))
-    .bind(project_id)
-    .fetch_all(&mut *c)
-    .await?
-    .iter()
-    .map(key_row)
-    .collect::<sqlx::Result<Vec<_>>>()?;
+    let keys =
+        sqlx::query(AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = $1 ORDER BY id")))
+            .bind(project_id)
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(key_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
     let public_keys = keys
         .iter()
         .map(|k| PublicKeyConfig {

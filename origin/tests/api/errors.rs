@@ -3,7 +3,6 @@
 
 use serde_json::json;
 
-
 on_both_stores! {
     async fn bad_query_string_is_json_400(api) {
         for query in ["limit=abc", "limit=5&limit=6", "limit=-1", "limit=99999999999999999999999", "cursor=0:x:0"] {

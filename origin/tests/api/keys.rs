@@ -6,7 +6,6 @@ use picket_origin::manage;
 use picket_origin::store::{KeyRef, Store};
 use serde_json::json;
 
-
 on_both_stores! {
     async fn disabled_key_is_refused(api) {
         let key = &api.boot.public_key;

@@ -30,6 +30,7 @@ macro_rules! on_both_stores {
 mod errors;
 mod keys;
 mod layering;
+mod lifecycle;
 mod overflow;
 // Shared with tests/integration; each binary uses part of it.
 #[allow(dead_code)]

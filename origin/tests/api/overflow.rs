@@ -1,7 +1,6 @@
 //! Numbers from a request never overflow: a cursor, period or interval too large for the
 //! arithmetic behind it is a 400 with a detail, not a panic.
 
-
 on_both_stores! {
     async fn cursor_offset_overflow_is_400(api) {
         let issue = api.make_issue("paged").await;

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-
 /// Every API route, with its parameters filled in, and the methods it takes.
 const ROUTES: &[(&str, &[&str])] = &[
     ("/api/0/", &["GET"]),

@@ -4,7 +4,6 @@
 use picket_origin::store::Store;
 use serde_json::json;
 
-
 on_both_stores! {
     async fn refused_project_put_changes_nothing(api) {
         let path = api.project_path("");
