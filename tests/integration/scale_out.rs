@@ -14,7 +14,7 @@ use crate::harness::{request, wait_for, Bootstrap, Edge, Kind, Origin};
 const SENDERS: usize = 12;
 
 fn envelope(n: usize, message: &str) -> Vec<u8> {
-    let id = format!("{:032x}", 0x5ca1e_0000 + n);
+    let id = format!("{:032x}", 0x5ca1_e000_0000 + n);
     format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"{message}\",\"user\":{{\"id\":\"u{}\"}}}}\n", n % 7)
         .into_bytes()
 }
