@@ -1,19 +1,189 @@
-//! Origin throughput benchmark (run by `scripts/bench`, not by the tests): 5 KB events from
-//! the SDK capture are posted over parallel keep-alive connections to the release origin on
-//! SQLite; it measures how fast they are accepted, how long until every one is grouped and
-//! visible in the API, and the origin's peak memory. Settings: BENCH_EVENTS (20000),
-//! BENCH_CONNECTIONS (8), BENCH_ISSUES (50 distinct messages).
+//! Origin throughput benchmark, SQLite against PostgreSQL (run by `scripts/bench`, not by the tests).
+//!
+//! For each backend the same measurement runs on a new release origin: 5 KB events from the SDK
+//! capture are posted over parallel keep-alive connections; it measures how fast they are
+//! accepted, how long until every one is grouped and visible in the API, and the origin's idle
+//! (after start) and peak memory. SQLite is the origin's default file in a temp data dir;
+//! PostgreSQL is a fresh database on the tests' own server (`tests/support/postgres.rs`: a
+//! private cluster with fsync on, or `PICKET_TEST_POSTGRES`), given as `PICKET_DATABASE_URL`.
+//! Prints a markdown table and writes `target/bench-origin.json`.
+//!
+//! Settings: BENCH_EVENTS (20000), BENCH_CONNECTIONS (8), BENCH_ISSUES (50 distinct messages,
+//! at most 100), BENCH_BACKENDS (`sqlite,postgres`: which, in that order).
 
+// Shared with the tests; the benchmark uses only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/support/postgres.rs"]
+mod postgres;
+
+use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// How long the events may take to become visible before the run fails.
+const VISIBLE_TIMEOUT: Duration = Duration::from_secs(600);
+const PG_MEMORY_NOTE: &str = "RSS is the origin process's only: PostgreSQL's own server processes \
+     (shared buffers, backends) are not in it.";
+
+/// The load, the same for every backend.
+struct Settings {
+    events: usize,
+    connections: usize,
+    issues: usize,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let settings = Settings {
+            events: setting("BENCH_EVENTS", 20_000),
+            connections: setting("BENCH_CONNECTIONS", 8),
+            issues: setting("BENCH_ISSUES", 50),
+        };
+        assert!(settings.events > 0 && settings.connections > 0, "BENCH_EVENTS and BENCH_CONNECTIONS must be > 0");
+        // The visibility check reads one page of up to 100 issues.
+        assert!((1..=100).contains(&settings.issues), "BENCH_ISSUES must be 1..=100");
+        settings
+    }
+}
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The name in BENCH_BACKENDS and the JSON.
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+
+    /// BENCH_BACKENDS, comma-separated, in the order given.
+    fn from_env() -> Vec<Backend> {
+        let list = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+        let mut backends = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let backend = match name.to_ascii_lowercase().as_str() {
+                "sqlite" => Backend::Sqlite,
+                "postgres" | "postgresql" => Backend::Postgres,
+                _ => panic!("BENCH_BACKENDS: unknown backend {name:?} (sqlite, postgres)"),
+            };
+            if !backends.contains(&backend) {
+                backends.push(backend);
+            }
+        }
+        assert!(!backends.is_empty(), "BENCH_BACKENDS names no backend (sqlite, postgres)");
+        backends
+    }
+
+    /// The origin's `PICKET_DATABASE_URL`: none for SQLite (its default file in the data dir),
+    /// a fresh database for PostgreSQL (starting the server on first use).
+    fn database_url(self) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(postgres::server().fresh_database("bench_origin")),
+        }
+    }
+
+    /// Where the database lives, for the output.
+    fn describe(self) -> String {
+        match self {
+            Backend::Sqlite => "SQLite: the origin's default file in a temp data dir".into(),
+            Backend::Postgres => match postgres::server().data_dir() {
+                Some(data) => format!("PostgreSQL: private cluster in {} (fsync on, same machine)", data.display()),
+                None => format!("PostgreSQL: the server {} names", postgres::ENV),
+            },
+        }
+    }
+}
+
+/// A running release origin with its temp data dir; killed when dropped.
+struct Origin {
+    child: Child,
+    url: String,
+    boot: Value,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Origin {
+    fn start(database_url: Option<&str>, max_pending: usize) -> Origin {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("origin.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_picket-origin"));
+        command
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .env("PICKET_MAX_PENDING", max_pending.to_string())
+            .env_remove("PICKET_DATABASE_URL")
+            .env_remove("PICKET_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(File::create(&log).unwrap());
+        if let Some(url) = database_url {
+            command.env("PICKET_DATABASE_URL", url);
+        }
+        let mut child = command.spawn().unwrap();
+        // The origin prints this line once it listens, after the bootstrap is written.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let Some(url) = line.trim().strip_prefix("picket-origin listening on ").map(str::to_string) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the origin did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        };
+        let boot = serde_json::from_slice(&std::fs::read(dir.path().join("bootstrap.json")).unwrap()).unwrap();
+        Origin { child, url, boot, log, _dir: dir }
+    }
+
+    fn boot(&self, field: &str) -> &str {
+        self.boot[field].as_str().unwrap()
+    }
+
+    /// Panics with the origin's log if it has exited.
+    fn check_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the origin exited ({status})\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
+    }
+
+    /// `VmRSS` (now) or `VmHWM` (peak) from /proc, in KiB.
+    fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -24,60 +194,80 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+/// One backend's figures.
+struct Run {
+    backend: Backend,
+    refused: usize,
+    accept: Duration,
+    visible: Duration,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
 }
 
-fn main() {
-    let (events, connections, issues) =
-        (setting("BENCH_EVENTS", 20_000), setting("BENCH_CONNECTIONS", 8), setting("BENCH_ISSUES", 50));
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let template: Value =
-        serde_json::from_slice(&std::fs::read(format!("{root}/tests/data/vectors/event-5kb.json")).unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut origin = Command::new(env!("CARGO_BIN_EXE_picket-origin"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .env("PICKET_MAX_PENDING", (events + 1).to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(origin.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().trim_start_matches("picket-origin listening on ").to_string();
-    let boot: Value = serde_json::from_slice(&std::fs::read(dir.path().join("bootstrap.json")).unwrap()).unwrap();
-    let (key, project, token) =
-        (boot["public_key"].as_str().unwrap(), boot["project_id"].clone(), boot["token"].as_str().unwrap());
-    let ingest = format!("{url}/api/{project}/envelope/");
-    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+impl Run {
+    fn stored(&self, settings: &Settings) -> f64 {
+        (settings.events - self.refused) as f64
+    }
 
-    // Bodies are made before the clock starts.
-    let bodies: Vec<Vec<u8>> = (0..events)
+    fn accepted_per_second(&self, settings: &Settings) -> f64 {
+        self.stored(settings) / self.accept.as_secs_f64()
+    }
+
+    fn visible_per_second(&self, settings: &Settings) -> f64 {
+        self.stored(settings) / self.visible.as_secs_f64()
+    }
+
+    fn to_json(&self, settings: &Settings) -> Value {
+        json!({
+            "refused": self.refused,
+            "accept_seconds": self.accept.as_secs_f64(),
+            "accepted_per_second": self.accepted_per_second(settings),
+            "visible_seconds": self.visible.as_secs_f64(),
+            "end_to_end_per_second": self.visible_per_second(settings),
+            "origin_idle_rss_mib": mib(self.idle_rss_kib),
+            "origin_peak_rss_mib": mib(self.peak_rss_kib),
+        })
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Envelopes with one 5 KB event each, made before any clock starts: distinct event ids,
+/// `issues` distinct exception types.
+fn envelopes(settings: &Settings) -> Vec<Vec<u8>> {
+    let template: Value =
+        serde_json::from_slice(&std::fs::read(format!("{ROOT}/tests/data/vectors/event-5kb.json")).unwrap()).unwrap();
+    (0..settings.events)
         .map(|i| {
             let mut ev = template.clone();
             let id = format!("{:032x}", 0xbe_0000_0000_0000_0000_0000_0000u128 + i as u128);
             ev["event_id"] = Value::String(id.clone());
-            ev["exception"]["values"][0]["type"] = Value::String(format!("BenchError{}", i % issues));
+            ev["exception"]["values"][0]["type"] = Value::String(format!("BenchError{}", i % settings.issues));
             let payload = serde_json::to_vec(&ev).unwrap();
             let mut body = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n", payload.len())
                 .into_bytes();
             body.extend(payload);
             body
         })
-        .collect();
-    let avg_size = bodies.iter().map(Vec::len).sum::<usize>() / events;
-    let bodies = Arc::new(bodies);
+        .collect()
+}
+
+/// The measurement, the same for every backend: a new origin on `backend`, all envelopes
+/// posted over `connections` keep-alive connections, then the API polled until every accepted
+/// event is counted in an issue.
+fn measure(backend: Backend, settings: &Settings, bodies: &Arc<Vec<Vec<u8>>>) -> Run {
+    let database_url = backend.database_url();
+    let mut origin = Origin::start(database_url.as_deref(), settings.events + 1);
+    let idle_rss_kib = origin.memory_kib("VmRSS");
+    let ingest = format!("{}/api/{}/envelope/", origin.url, origin.boot["project_id"]);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.boot("public_key"));
+
     let next = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let senders: Vec<_> = (0..connections)
+    let senders: Vec<_> = (0..settings.connections)
         .map(|_| {
             let (bodies, next, refused, ingest, auth) =
                 (bodies.clone(), next.clone(), refused.clone(), ingest.clone(), auth.clone());
@@ -102,44 +292,110 @@ fn main() {
     for s in senders {
         s.join().unwrap();
     }
-    let accepted_in = start.elapsed();
+    let accept = start.elapsed();
+    let refused = refused.load(Ordering::Relaxed);
+
     let api = agent();
     let list = format!(
-        "{url}/api/0/projects/{}/{}/issues/?query=&limit=100",
-        boot["organization"].as_str().unwrap(),
-        boot["project"].as_str().unwrap()
+        "{}/api/0/projects/{}/{}/issues/?query=&limit=100",
+        origin.url,
+        origin.boot("organization"),
+        origin.boot("project")
     );
-    let visible_in = loop {
-        let text = api
-            .get(&list)
-            .header("authorization", &format!("Bearer {token}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+    let bearer = format!("Bearer {}", origin.boot("token"));
+    let visible = loop {
+        origin.check_alive();
+        let text = api.get(&list).header("authorization", &bearer).call().unwrap().body_mut().read_to_string().unwrap();
         let reply: Value = serde_json::from_str(&text).unwrap();
         let seen: usize =
             reply.as_array().unwrap().iter().map(|i| i["count"].as_str().unwrap().parse::<usize>().unwrap()).sum();
-        if seen >= events - refused.load(Ordering::Relaxed) {
+        if seen >= settings.events - refused {
             break start.elapsed();
         }
-        assert!(start.elapsed() < Duration::from_secs(600), "only {seen} of {events} events became visible");
+        assert!(
+            start.elapsed() < VISIBLE_TIMEOUT,
+            "{}: only {seen} of {} events became visible",
+            backend.title(),
+            settings.events - refused
+        );
+        // Polling the API, not waiting for readiness: the clock stops at the first full count.
         std::thread::sleep(Duration::from_millis(100));
     };
-    let rss = peak_rss_kib(origin.id());
-    let _ = origin.kill();
-    let _ = origin.wait();
-    let refused = refused.load(Ordering::Relaxed);
-    let result = serde_json::json!({
-        "events": events, "connections": connections, "issues": issues, "avg_envelope_bytes": avg_size,
-        "refused": refused,
-        "accept_seconds": accepted_in.as_secs_f64(),
-        "accepted_per_second": (events - refused) as f64 / accepted_in.as_secs_f64(),
-        "visible_seconds": visible_in.as_secs_f64(),
-        "end_to_end_per_second": (events - refused) as f64 / visible_in.as_secs_f64(),
-        "origin_peak_rss_mib": rss as f64 / 1024.0,
+    let peak_rss_kib = origin.memory_kib("VmHWM");
+    drop(origin);
+    // A private cluster goes with this process; on a PICKET_TEST_POSTGRES server, clean up.
+    if let Some(url) = database_url.filter(|_| postgres::server().data_dir().is_none()) {
+        let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+        postgres::server().psql(&postgres::server().admin_url(), &format!("drop database if exists \"{name}\""));
+    }
+    Run { backend, refused, accept, visible, idle_rss_kib, peak_rss_kib }
+}
+
+/// The markdown table: one row per figure, one column per backend.
+fn table(settings: &Settings, runs: &[Run]) -> String {
+    type Cell = fn(&Run, &Settings) -> String;
+    let rows: [(&str, Cell); 6] = [
+        ("accepted events/s", |r, s| format!("{:.0}", r.accepted_per_second(s))),
+        ("processed and visible events/s", |r, s| format!("{:.0}", r.visible_per_second(s))),
+        ("last visible after last accept (s)", |r, _| format!("{:.2}", (r.visible - r.accept).as_secs_f64())),
+        ("refused", |r, _| r.refused.to_string()),
+        ("origin peak RSS (MiB)", |r, _| format!("{:.1}", mib(r.peak_rss_kib))),
+        ("origin idle RSS after start (MiB)", |r, _| format!("{:.1}", mib(r.idle_rss_kib))),
+    ];
+    let mut out = String::from("| |");
+    for run in runs {
+        out += &format!(" {} |", run.backend.title());
+    }
+    out += "\n|---|";
+    out += &"---:|".repeat(runs.len());
+    for (label, cell) in rows {
+        out += &format!("\n| {label} |");
+        for run in runs {
+            out += &format!(" {} |", cell(run, settings));
+        }
+    }
+    out
+}
+
+fn main() {
+    let settings = Settings::from_env();
+    let backends = Backend::from_env();
+    let bodies = envelopes(&settings);
+    let avg_envelope_bytes = bodies.iter().map(Vec::len).sum::<usize>() / settings.events;
+    let bodies = Arc::new(bodies);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+
+    let mut runs = Vec::new();
+    for backend in backends {
+        eprintln!("bench origin: {} events on {} ...", settings.events, backend.title());
+        let run = measure(backend, &settings, &bodies);
+        eprintln!("bench origin: {}", backend.describe());
+        runs.push(run);
+    }
+
+    println!(
+        "\nOrigin ingest: {} events (envelopes of {avg_envelope_bytes} bytes on average), {} keep-alive \
+         connections, {} issues, {cores} cores\n",
+        settings.events, settings.connections, settings.issues
+    );
+    println!("{}\n", table(&settings, &runs));
+    for run in &runs {
+        println!("- {}", run.backend.describe());
+    }
+    if runs.iter().any(|r| r.backend == Backend::Postgres) {
+        println!("- {PG_MEMORY_NOTE}");
+    }
+
+    let mut result = json!({
+        "events": settings.events, "connections": settings.connections, "issues": settings.issues,
+        "avg_envelope_bytes": avg_envelope_bytes, "cores": cores,
+        "backends": runs.iter().map(|r| r.backend.name()).collect::<Vec<_>>(),
+        "note": PG_MEMORY_NOTE,
     });
-    println!("{}", serde_json::to_string_pretty(&result).unwrap());
-    std::fs::write(format!("{root}/target/bench-origin.json"), result.to_string()).unwrap();
+    for run in &runs {
+        result[run.backend.name()] = run.to_json(&settings);
+    }
+    let path = format!("{ROOT}/target/bench-origin.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&result).unwrap()).unwrap();
+    println!("\nJSON: target/bench-origin.json");
 }
