@@ -15,6 +15,7 @@ mod filters;
 mod forwarding;
 mod harness;
 mod hostile;
+mod multi_origin;
 mod oracle;
 mod quotas;
 mod regression;
