@@ -35,6 +35,11 @@ impl EventId {
         Some(EventId(out))
     }
 
+    /// The 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
     /// The 32-hex-digit lowercase form Sentry uses on the wire.
     pub fn simple(&self) -> String {
         self.to_string()

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod limit;
 pub mod limits;
 pub mod multipart;
+pub mod origins;
 pub mod outcome;
 pub mod quota;
 pub mod route;

@@ -9,6 +9,7 @@ use crate::core::config::{self, CachePolicy, Lookup, ProjectState};
 use crate::core::ingest::{Forward, ForwardOutcome};
 use crate::core::limit::Check;
 use crate::core::limits::Limits;
+use crate::core::origins::{self, Origins};
 use crate::core::outcome::{outcomes_body, Outcome};
 use crate::core::quota::{self, CachedLimits, RateLimit, Scoping};
 use crate::core::sign::Identity;
@@ -18,7 +19,7 @@ use crate::core::{self as picket, Reject, Request, Response, Step};
 /// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
 /// variables take the lower-case form).
 pub fn settings() -> impl Iterator<Item = &'static str> {
-    ["ORIGIN_URL", "UPSTREAM_TIMEOUT_SECS", "TRUSTED_PROXIES"]
+    [origins::SETTING, "UPSTREAM_TIMEOUT_SECS", "TRUSTED_PROXIES"]
         .into_iter()
         .chain(Identity::SETTINGS)
         .chain(Limits::SETTINGS)
@@ -41,35 +42,73 @@ fn trusted_proxies<P: Platform>(p: &P) -> Result<usize, String> {
     Ok(hops.unwrap_or(0))
 }
 
-/// Where the edge sends, and who it says it is: every request to the origin is signed.
+/// Where the edge sends, and who it says it is: every request to an origin is signed, afresh
+/// for each origin it goes to.
 struct Upstream {
-    origin: String,
+    origins: Origins,
     identity: Identity,
     timeout_ms: u64,
 }
 
+/// One origin's answer within an attempt: the origin, and its reply or why there was none.
+type Tried = (String, Result<Reply, String>);
+
 impl Upstream {
     fn from_settings<P: Platform>(p: &P) -> Result<Upstream, String> {
-        let origin = p.setting("ORIGIN_URL").ok_or("ORIGIN_URL is not set")?;
+        let origins = Origins::from_settings(|name| p.setting(name))?;
         let identity = Identity::from_settings(|name| p.setting(name))?;
         let get = |name: &str| p.setting(name);
         let secs =
             crate::core::limits::setting(&get, "UPSTREAM_TIMEOUT_SECS", "whole seconds above 0", |s: u64| s > 0)?;
         let timeout_ms = secs.unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECS) * 1000;
-        Ok(Upstream { origin: origin.trim_end_matches('/').to_string(), identity, timeout_ms })
+        Ok(Upstream { origins, identity, timeout_ms })
     }
 
-    /// POSTs `body` to `path` at the origin, signed.
+    /// One attempt: POSTs `body` to `path` at each origin in the order `spread` gives, until
+    /// one answers other than "unavailable, later" ([`origins::try_next`]) or all have been
+    /// tried once. Every try is logged as `what` when it moves on, and returned, the deciding
+    /// one last (never empty).
     async fn post<P: Platform>(
         &self,
         p: &P,
+        what: &str,
+        spread: u64,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Vec<Tried> {
+        let mut tried: Vec<Tried> = Vec::with_capacity(self.origins.len());
+        for origin in self.origins.order(spread) {
+            if let Some((previous, answer)) = tried.last() {
+                let status = answer.as_ref().ok().map(|(status, _, _)| *status);
+                p.log(&format!(
+                    "picket: {what} to {previous} failed: {} ({}); trying {origin}",
+                    ForwardOutcome::from_status(status).code(),
+                    status_text(answer)
+                ));
+            }
+            let answer = self.post_to(p, origin, path, headers, body).await;
+            let status = answer.as_ref().ok().map(|(status, _, _)| *status);
+            tried.push((origin.to_string(), answer));
+            if !origins::try_next(status) {
+                break;
+            }
+        }
+        tried
+    }
+
+    /// POSTs `body` to `path` at one origin, signed now with a fresh nonce, within the timeout.
+    async fn post_to<P: Platform>(
+        &self,
+        p: &P,
+        origin: &str,
         path: &str,
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Reply, String> {
         let mut headers = headers.to_vec();
         headers.extend(self.identity.headers(body, p.now_ms(), random_u64(p)?));
-        let url = format!("{}{path}", self.origin);
+        let url = format!("{origin}{path}");
         let post = std::pin::pin!(p.post(&url, &headers, body));
         let late = std::pin::pin!(p.sleep(self.timeout_ms));
         match futures_util::future::select(post, late).await {
@@ -77,6 +116,16 @@ impl Upstream {
             futures_util::future::Either::Right(_) => Err(format!("no answer within {} ms", self.timeout_ms)),
         }
     }
+}
+
+/// The deciding answer of an attempt (its last try).
+fn decided(tried: Vec<Tried>) -> Result<Reply, String> {
+    tried.into_iter().next_back().map_or_else(|| Err("no origin to try".to_string()), |(_, answer)| answer)
+}
+
+/// An answer's status for a log line, or that there was none.
+fn status_text(answer: &Result<Reply, String>) -> String {
+    answer.as_ref().map_or("no response".to_string(), |(status, _, _)| status.to_string())
 }
 
 /// Eight bytes of the platform's randomness as a number.
@@ -203,14 +252,16 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
     Ok(done.response)
 }
 
-/// Asks the origin for the key's project state (with the other keys that are due, in one
-/// request) and caches the answers.
+/// Asks an origin for the key's project state (with the other keys that are due, in one
+/// request; the next origin when one cannot answer now) and caches the answers.
 async fn fetch_state<P: Platform>(p: &P, origin: &Upstream, key: &str) -> Result<Option<Arc<ProjectState>>, String> {
     let path = "/api/0/relays/projectconfigs/?version=3";
     let keys = p.keys_to_fetch(key, p.now_ms());
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let headers = [("content-type".to_string(), "application/json".to_string())];
-    let (status, _, body) = origin.post(p, path, &headers, &config::request_body(&keys)).await?;
+    let spread = random_u64(p).unwrap_or(0);
+    let tried = origin.post(p, "project config fetch", spread, path, &headers, &config::request_body(&keys)).await;
+    let (status, _, body) = decided(tried)?;
     if !(200..300).contains(&status) {
         return Err(format!("origin answered {status}"));
     }
@@ -221,12 +272,15 @@ async fn fetch_state<P: Platform>(p: &P, origin: &Upstream, key: &str) -> Result
     mine.ok_or_else(|| "the origin has the project state pending".to_string())
 }
 
-/// Reports dropped data to the origin's outcomes endpoint.
+/// Reports dropped data to an origin's outcomes endpoint (the next origin when one cannot
+/// take them now).
 async fn send_outcomes<P: Platform>(p: P, origin: Arc<Upstream>, outcomes: Vec<Outcome>, scoping: Scoping) {
     let timestamp = iso8601(p.now_ms());
     let body = serde_json::to_vec(&outcomes_body(&outcomes, &scoping, &timestamp)).unwrap_or_default();
     let headers = [("content-type".to_string(), "application/json".to_string())];
-    match origin.post(&p, "/api/0/relays/outcomes/", &headers, &body).await {
+    let spread = random_u64(&p).unwrap_or(0);
+    let tried = origin.post(&p, "outcomes report", spread, "/api/0/relays/outcomes/", &headers, &body).await;
+    match decided(tried) {
         Ok((status, _, _)) if (200..300).contains(&status) => {}
         other => p.log(&format!(
             "picket: {} outcomes not delivered to the origin ({:?})",
@@ -281,19 +335,31 @@ pub async fn redeliver<P: Platform>(p: &P, stored: &[u8]) -> Redelivery {
     }
 }
 
-/// One delivery attempt, signed now; learns the origin's rate limits from a 429 and logs every
-/// failure with its typed outcome.
+/// One delivery attempt: each origin at most once, from the one the event id picks, each
+/// request signed afresh, until one takes or refuses it. When none took it, learns the rate
+/// limits any of them answered with a 429; logs every failure with its typed outcome.
 async fn deliver<P: Platform>(p: &P, origin: &Upstream, fwd: &Forward) -> ForwardOutcome {
     let id = fwd.event_id.map(|id| id.simple()).unwrap_or_default();
-    let answer = origin.post(p, &fwd.path(), &fwd.headers, &fwd.body).await.ok();
-    let status = answer.as_ref().map(|(status, _, _)| *status);
-    if let Some((429, headers, _)) = &answer {
-        // The origin is limiting this project: remember it and refuse here until it ends.
-        let now = p.now_ms() / 1000;
-        let find = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-        let value = find("x-sentry-rate-limits").or_else(|| find("retry-after").map(|v| format!("{v}::organization")));
-        if let Some(value) = value {
-            p.learn_limits(fwd.project_id, quota::parse_header(&value, now), now).await;
+    let what = format!("forward of event {id}");
+    let spread = origins::spread(fwd.event_id, random_u64(p).unwrap_or(0));
+    let tried = origin.post(p, &what, spread, &fwd.path(), &fwd.headers, &fwd.body).await;
+    let (last_origin, last) = tried.last().expect("an attempt tries at least one origin");
+    let status = last.as_ref().ok().map(|(status, _, _)| *status);
+    let outcome = ForwardOutcome::from_status(status);
+    if outcome == ForwardOutcome::Unavailable {
+        // An origin limiting this project: remember it and refuse here until it ends. Only when
+        // no origin took the envelope: one busy origin must not stop what another accepts.
+        for (_, answer) in &tried {
+            if let Ok((429, headers, _)) = answer {
+                let now = p.now_ms() / 1000;
+                let find =
+                    |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+                let value =
+                    find("x-sentry-rate-limits").or_else(|| find("retry-after").map(|v| format!("{v}::organization")));
+                if let Some(value) = value {
+                    p.learn_limits(fwd.project_id, quota::parse_header(&value, now), now).await;
+                }
+            }
         }
     }
     if let (Some(401 | 403), Some(key)) = (status, fwd.public_key()) {
@@ -303,11 +369,9 @@ async fn deliver<P: Platform>(p: &P, origin: &Upstream, fwd: &Forward) -> Forwar
             p.log(&format!("picket: project config refresh after a refused forward failed: {e}"));
         }
     }
-    let outcome = ForwardOutcome::from_status(status);
     if outcome != ForwardOutcome::Delivered {
-        let status = status.map_or("no response".to_string(), |s| s.to_string());
         let fate = if outcome == ForwardOutcome::Unavailable { "will retry" } else { "envelope dropped" };
-        p.log(&format!("picket: forward of event {id} to the origin failed: {} ({status}); {fate}", outcome.code()));
+        p.log(&format!("picket: {what} to {last_origin} failed: {} ({}); {fate}", outcome.code(), status_text(last)));
     }
     outcome
 }

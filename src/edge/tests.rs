@@ -15,6 +15,9 @@ use crate::core::Headers;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
+/// A status and headers an origin answers with.
+type Answer = (u16, Vec<(String, String)>);
+
 /// What the fake platform saw and holds.
 #[derive(Default)]
 struct World {
@@ -23,6 +26,14 @@ struct World {
     /// Status the origin answers forwards with, and its headers.
     forward_answer: (u16, Vec<(String, String)>),
     origin_down: bool,
+    /// Origins (base URLs) that refuse connections.
+    down: Vec<&'static str>,
+    /// Origins that answer every request with this status and headers.
+    answering: HashMap<&'static str, Answer>,
+    /// The signature header of every request, in order.
+    signatures: Vec<String>,
+    /// Counts up: each random id differs.
+    randoms: u8,
     counter_down: bool,
     /// Whether the origin's project config says the key is disabled.
     key_disabled: bool,
@@ -102,7 +113,9 @@ impl Platform for Fake {
     }
 
     fn random_id(&self) -> Result<[u8; 16], String> {
-        Ok([7; 16])
+        let mut world = self.0.borrow_mut();
+        world.randoms = world.randoms.wrapping_add(1);
+        Ok([world.randoms; 16])
     }
 
     fn log(&self, line: &str) {
@@ -118,8 +131,13 @@ impl Platform for Fake {
         assert_eq!(public.verify(body, signature, self.now_ms(), 300), Ok(self.now_ms()), "{url}");
         let mut world = self.0.borrow_mut();
         world.posts.push(url.to_string());
-        if world.origin_down {
+        world.signatures.push(signature.to_string());
+        let origin = url.split("/api/").next().unwrap_or_default();
+        if world.origin_down || world.down.contains(&origin) {
             return Err("connection refused".into());
+        }
+        if let Some((status, headers)) = world.answering.get(origin) {
+            return Ok((*status, headers.clone(), b"{}".to_vec()));
         }
         if url.contains("projectconfigs") {
             let state = json!({
@@ -306,4 +324,122 @@ fn every_setting_the_core_reads_is_listed() {
         assert!(listed.contains(&name), "{name}");
     }
     assert_eq!(listed.len(), 20);
+}
+
+/// The fake with `ORIGIN_URL` set to `origins`.
+fn with_origins(origins: &str) -> Fake {
+    let fake = Fake::new();
+    fake.0.borrow_mut().settings.insert("ORIGIN_URL", origins.into());
+    fake
+}
+
+/// The origins the envelope of `id` was posted to, in order.
+fn envelope_posts(fake: &Fake) -> Vec<String> {
+    fake.posts().into_iter().filter(|p| p.ends_with("/api/42/envelope/")).collect()
+}
+
+#[test]
+fn configs_and_forwards_fail_over_past_refused_and_503_origins_and_nothing_is_kept() {
+    let fake = with_origins("http://down, http://busy ,http://origin/");
+    fake.0.borrow_mut().down.push("http://down");
+    fake.0.borrow_mut().answering.insert("http://busy", (503, Vec::new()));
+    for n in 0..12u8 {
+        let id = format!("{:02x}", 0xc0 + n).repeat(16);
+        assert_eq!(fake.send(&id).status, 200, "{id}");
+        fake.after();
+    }
+    let envelopes = envelope_posts(&fake);
+    let delivered = envelopes.iter().filter(|p| p.starts_with("http://origin/")).count();
+    assert_eq!(delivered, 12, "every forward reached the healthy origin: {envelopes:?}");
+    assert!(envelopes.iter().any(|p| p.starts_with("http://busy/")), "some forwards tried the busy one first");
+    assert!(fake.0.borrow().spilled.is_empty(), "nothing kept while an origin could take it");
+    assert!(fake.posts()[0].contains("projectconfigs"), "the config came from some origin");
+    let logs = fake.0.borrow().logs.clone();
+    assert!(logs.iter().any(|l| l.contains("to http://busy failed: upstream_unavailable (503); trying ")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("to http://down failed: upstream_unavailable (no response); trying ")));
+    assert!(!logs.iter().any(|l| l.contains("will retry")), "{logs:?}");
+}
+
+#[test]
+fn each_origin_is_tried_once_per_attempt_signed_afresh_then_the_envelope_is_kept() {
+    let fake = with_origins("http://one,http://two");
+    assert_eq!(fake.send("d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1").status, 200, "config cached while up");
+    fake.after();
+    fake.0.borrow_mut().down = vec!["http://one", "http://two"];
+    let before = fake.posts().len();
+    assert_eq!(fake.send("d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2").status, 200);
+    fake.after();
+    let tried: Vec<String> = fake.posts()[before..].to_vec();
+    assert_eq!(tried.len(), 2, "each origin once: {tried:?}");
+    assert_ne!(tried[0], tried[1]);
+    let signatures = fake.0.borrow().signatures.clone();
+    let n = signatures.len();
+    assert_ne!(signatures[n - 1], signatures[n - 2], "the same body, a fresh signature for each origin");
+    let (_, kept) = fake.0.borrow().spilled.first().cloned().expect("kept when no origin could take it");
+    // A retry tries both again, once each; when one is back it ends there.
+    assert_eq!(run(redeliver(&fake, &kept)), Redelivery::RetryIn(1));
+    assert_eq!(fake.posts().len(), before + 4);
+    fake.0.borrow_mut().down = vec!["http://one"];
+    assert_eq!(run(redeliver(&fake, &kept)), Redelivery::Done);
+    assert!(fake.posts().last().unwrap().starts_with("http://two/"));
+}
+
+#[test]
+fn a_2xx_or_a_final_4xx_from_one_origin_ends_the_attempt() {
+    let fake = with_origins("http://a,http://b,http://c");
+    assert_eq!(fake.send("e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1").status, 200);
+    fake.after();
+    assert_eq!(envelope_posts(&fake).len(), 1, "delivered at the first origin tried");
+    fake.0.borrow_mut().forward_answer = (400, Vec::new());
+    assert_eq!(fake.send("e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2").status, 200);
+    fake.after();
+    assert_eq!(envelope_posts(&fake).len(), 2, "a 400 is final: no other origin is asked");
+    assert!(fake.0.borrow().spilled.is_empty());
+    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("upstream_rejected (400); envelope dropped")));
+}
+
+#[test]
+fn a_429_from_one_origin_is_not_learned_when_another_takes_the_envelope() {
+    let fake = with_origins("http://limiting,http://origin");
+    let limit = vec![("x-sentry-rate-limits".to_string(), "60:error:project:upstream".to_string())];
+    fake.0.borrow_mut().answering.insert("http://limiting", (429, limit));
+    for n in 0..6u8 {
+        let id = format!("{:02x}", 0xa0 + n).repeat(16);
+        assert_eq!(fake.send(&id).status, 200, "{id}: a busy origin must not refuse what another takes");
+        fake.after();
+    }
+    assert!(fake.0.borrow().spilled.is_empty());
+    // Every origin limiting: learned and kept, as with one origin.
+    let limit = vec![("x-sentry-rate-limits".to_string(), "60:error:project:upstream".to_string())];
+    fake.0.borrow_mut().answering.insert("http://origin", (429, limit));
+    assert_eq!(fake.send("a9a9a9a9a9a9a9a9a9a9a9a9a9a9a9a9").status, 200);
+    fake.after();
+    assert_eq!(fake.0.borrow().spilled.len(), 1);
+    assert_eq!(fake.send("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").status, 429);
+}
+
+#[test]
+fn forwards_spread_across_healthy_origins() {
+    let fake = with_origins("http://a,http://b");
+    for n in 0..20u128 {
+        let id = format!("{:032x}", 0xfa_0000 + n);
+        assert_eq!(fake.send(&id).status, 200);
+        fake.after();
+    }
+    let envelopes = envelope_posts(&fake);
+    let at_a = envelopes.iter().filter(|p| p.starts_with("http://a/")).count();
+    assert_eq!(envelopes.len(), 20, "each forward once: {envelopes:?}");
+    assert!((4..=16).contains(&at_a), "{at_a} of 20 at a");
+}
+
+#[test]
+fn an_origin_list_with_an_empty_entry_is_a_500_naming_the_setting() {
+    for bad in ["http://a,,http://b", "http://a,", " , "] {
+        let fake = with_origins(bad);
+        let answer = fake.send("f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8f8");
+        assert_eq!(answer.status, 500, "{bad:?}");
+        let body = String::from_utf8_lossy(&answer.body).into_owned();
+        assert!(body.contains("ORIGIN_URL") && body.contains("empty"), "{bad:?}: {body}");
+        assert!(fake.posts().is_empty(), "nothing sent anywhere");
+    }
 }

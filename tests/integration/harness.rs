@@ -80,6 +80,41 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A loopback port that refuses every connection, as a host with no origin running would: a
+/// TCP socket bound to it but never listening, so the kernel answers each SYN with a reset and
+/// no other process can take the port while this is held.
+pub struct Refusing {
+    fd: libc::c_int,
+    pub url: String,
+}
+
+impl Refusing {
+    pub fn bind() -> Refusing {
+        // SAFETY: plain socket calls on a descriptor this struct owns and closes once.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, (&raw const addr).cast(), len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let mut len = len;
+            let named = libc::getsockname(fd, (&raw mut addr).cast(), &mut len);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            Refusing { fd, url: format!("http://127.0.0.1:{}", u16::from_be(addr.sin_port)) }
+        }
+    }
+}
+
+impl Drop for Refusing {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed only here.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
 /// Collects a child's output into a shared buffer, so tests can read logs.
 fn capture(stream: impl Read + Send + 'static, log: Arc<Mutex<String>>, lines: Option<mpsc::Sender<String>>) {
     std::thread::spawn(move || {
@@ -358,6 +393,28 @@ pub fn spin_host_binary() -> PathBuf {
     bin
 }
 
+/// The Spin manifest to serve for `origin_url`: `spin.toml` itself for one origin. Spin takes
+/// one host per `allowed_outbound_hosts` entry, so for several the manifest is written as an
+/// operator would (README, "Several origins"): that entry replaced by one per origin, the
+/// component still the one `spin.toml` names.
+fn spin_manifest_for(origin_url: &str) -> (PathBuf, Option<tempfile::TempDir>) {
+    let origins: Vec<&str> = origin_url.split(',').map(str::trim).collect();
+    if origins.len() == 1 {
+        return (PathBuf::from("spin.toml"), None);
+    }
+    let shipped = std::fs::read_to_string(root().join("spin.toml")).unwrap();
+    let (entry, source) = ("allowed_outbound_hosts = [\"{{ origin_url }}\"]", "source = \"target/");
+    assert!(shipped.contains(entry) && shipped.contains(source), "spin.toml changed shape: update the harness");
+    let hosts: Vec<String> = origins.iter().map(|o| format!("{:?}", o.trim_end_matches('/'))).collect();
+    let written = shipped
+        .replace(entry, &format!("allowed_outbound_hosts = [{}]", hosts.join(", ")))
+        .replace(source, &format!("source = \"{}/target/", root().display()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spin.toml");
+    std::fs::write(&path, written).unwrap();
+    (path, Some(dir))
+}
+
 impl Edge {
     /// Starts on `kind` in front of `origin`, as the edge identity it trusts from first start,
     /// with extra settings by their wrangler names (Spin variables take the lower-case form).
@@ -385,15 +442,18 @@ impl Edge {
         let root = root();
         let component = root.join("target/wasm32-wasip2/release/picket.wasm");
         assert!(component.exists(), "{} is missing: run scripts/build-spin", component.display());
+        let (manifest, state) = spin_manifest_for(origin_url);
         let mut command = Command::new(spin_host_binary());
         command
             .current_dir(&root)
-            .args(["--manifest", "spin.toml", "--listen", "127.0.0.1:0", "--var"])
+            .arg("--manifest")
+            .arg(&manifest)
+            .args(["--listen", "127.0.0.1:0", "--var"])
             .arg(format!("origin_url={origin_url}"))
             .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{}={v}", k.to_lowercase())]))
             .stdin(Stdio::null());
         let (child, url, log) = spawn_announced(command, "picket-spin-host", Duration::from_secs(60));
-        let mut edge = Edge { child, url, log, _state: None };
+        let mut edge = Edge { child, url, log, _state: state };
         edge.wait_live();
         edge
     }

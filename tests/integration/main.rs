@@ -15,6 +15,7 @@ mod filters;
 mod forwarding;
 mod harness;
 mod hostile;
+mod multi_origin;
 mod oracle;
 #[path = "../support/postgres.rs"]
 mod postgres;
