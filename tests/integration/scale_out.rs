@@ -45,9 +45,13 @@ fn send(base: &str, boot: &Bootstrap, ids: Range<usize>, message: &'static str, 
 }
 
 /// The issue whose title is `message`, as `origin` serves it, once nothing waits in the queue.
-fn settled_issue(origin: &Origin, database: &str, message: &str, expect: u64) -> serde_json::Value {
+/// Each poll also asks `edge` for its health: on Spin, later requests are what retry envelopes
+/// the edge kept (an origin killed mid-forward, or too slow while the machine is loaded).
+fn settled_issue(origin: &Origin, edge: &Edge, database: &str, message: &str, expect: u64) -> serde_json::Value {
     let server = crate::postgres::server();
-    wait_for(&format!("{expect} events of '{message}' processed"), Duration::from_secs(120), || {
+    let live = format!("{}/api/relay/healthcheck/live/", edge.url);
+    wait_for(&format!("{expect} events of '{message}' processed"), Duration::from_secs(180), || {
+        let _ = request("GET", &live, &[], b"");
         let pending = server.psql(database, "SELECT COUNT(*) FROM envelopes WHERE processed = 0");
         let issues = origin.project_api("issues/?query=").json();
         let issue = issues.as_array()?.iter().find(|i| i["title"] == message)?.clone();
@@ -77,7 +81,7 @@ fn several_origins_share_one_postgres(kind: Kind) {
     let answered = Arc::new(AtomicUsize::new(0));
     send(&edge.url, &boot, 0..1_000, "scale out one issue", answered.clone());
     assert_eq!(answered.load(Ordering::Relaxed), 1_000);
-    let issue = settled_issue(&b, &database, "scale out one issue", 1_000);
+    let issue = settled_issue(&b, &edge, &database, "scale out one issue", 1_000);
     assert_eq!(issue["count"], "1000", "no lost or doubled count across two origins: {issue}");
     assert_eq!(issue["userCount"], 7);
 
@@ -90,7 +94,7 @@ fn several_origins_share_one_postgres(kind: Kind) {
     first.join().unwrap();
     second.join().unwrap();
     assert_eq!(both.load(Ordering::Relaxed), 400);
-    let issue = settled_issue(&a, &database, "scale out twice", 200);
+    let issue = settled_issue(&a, &edge, &database, "scale out twice", 200);
     assert_eq!(issue["count"], "200", "each event id counted once: {issue}");
     let stored = server.psql(&database, "SELECT COUNT(*) FROM events WHERE message = 'scale out twice'");
     assert_eq!(stored, "200", "each event id stored once");
@@ -105,7 +109,7 @@ fn several_origins_share_one_postgres(kind: Kind) {
     b.kill();
     stream.join().unwrap();
     assert_eq!(answered.load(Ordering::Relaxed), 1_000, "the edge answered every event");
-    let issue = settled_issue(&a, &database, "scale out killed", 1_000);
+    let issue = settled_issue(&a, &edge, &database, "scale out killed", 1_000);
     assert_eq!(issue["count"], "1000", "every answered event is stored, once: {issue}");
     let distinct =
         server.psql(&database, "SELECT COUNT(DISTINCT event_id) FROM events WHERE message = 'scale out killed'");
