@@ -138,12 +138,14 @@ pub async fn consume(tx: &mut AnyConnection, backend: Backend, checks: &[Check])
         .bind(*window_end)
         .fetch_one(&mut *tx)
         .await?;
-        used.insert((*shard, *window_end), n.max(0) as u64);
+        let read = n.max(0) as u64;
+        // (as read, as counted now)
+        used.insert((*shard, *window_end), (read, read));
     }
     let mut answers = Vec::with_capacity(checks.len());
     for check in checks {
         let key = (check.shard.as_str(), big(check.window_end)?);
-        let slot = used.get_mut(&key).expect("every check's counter was read");
+        let (_, slot) = used.get_mut(&key).expect("every check's counter was read");
         // A total past what a BIGINT holds is refused like one past the limit.
         match try_consume(*slot, check.quantity, check.limit).filter(|t| i64::try_from(*t).is_ok()) {
             Some(total) => {
@@ -153,7 +155,8 @@ pub async fn consume(tx: &mut AnyConnection, backend: Backend, checks: &[Check])
             None => answers.push(false),
         }
     }
-    for ((shard, window_end), n) in used {
+    // Only counters that counted something are written back.
+    for ((shard, window_end), (_, n)) in used.into_iter().filter(|(_, (read, now))| read != now) {
         sqlx::query("UPDATE quota_counters SET used = $3 WHERE shard = $1 AND window_end = $2")
             .bind(shard.to_string())
             .bind(window_end)
