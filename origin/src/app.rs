@@ -7,6 +7,7 @@ use axum::Router;
 use crate::error;
 use crate::http::{api, fallback, filters, ingest, items, quotas, relay, stats};
 use crate::state::AppState;
+use crate::web;
 
 /// Builds the origin's router over `state`: each module's routes, then what no route takes.
 pub fn app(state: AppState) -> Router {
@@ -17,6 +18,7 @@ pub fn app(state: AppState) -> Router {
         .merge(stats::routes())
         .merge(items::routes())
         .merge(relay::routes())
+        .merge(web::routes())
         // The web API answers JSON for what no route takes: unknown paths (404), wrong methods (405).
         .route("/api/0/{*rest}", axum::routing::any(fallback::no_route))
         .method_not_allowed_fallback(fallback::wrong_method)

@@ -12,6 +12,7 @@ pub mod process;
 pub mod replay;
 pub mod state;
 pub mod store;
+pub mod web;
 pub mod worker;
 
 pub use app::app;

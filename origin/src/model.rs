@@ -313,3 +313,44 @@ pub struct TrustedEdge {
     pub public_key: String,
     pub name: String,
 }
+
+/// A person who signs in to the web UI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub date_created_ms: i64,
+}
+
+/// What a member may do in an organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including members and settings.
+    Owner,
+    /// Reads and triages issues; reads settings.
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// A user's place in one organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub organization: Organization,
+    pub role: Role,
+}
