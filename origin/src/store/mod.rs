@@ -5,6 +5,7 @@
 
 mod db;
 mod items;
+mod pages;
 mod reads;
 mod rows;
 mod shared;
@@ -112,6 +113,35 @@ pub trait Store: Send + Sync + 'static {
     async fn attachment(&self, project_id: i64, event_id: &str, id: i64) -> StoreResult<Option<(Attachment, Vec<u8>)>>;
     /// A project's user reports, newest first.
     async fn user_reports(&self, project_id: i64, offset: usize, limit: usize) -> StoreResult<Vec<UserReport>>;
+    /// Issues of an organization's projects (or only `project_id`'s), newest activity first:
+    /// the web UI's issue list, in one query.
+    async fn organization_issues(
+        &self,
+        organization_id: i64,
+        project_id: Option<i64>,
+        query: &IssueQuery,
+    ) -> StoreResult<Vec<Issue>>;
+    /// `(issue id, bucket start, events)` for the issues in `ids` with events (by event time)
+    /// in `[from_ms, to_ms)`, in `bucket_ms` buckets from `from_ms`; empty buckets are absent.
+    async fn issue_event_counts(
+        &self,
+        ids: &[i64],
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<(i64, i64, u64)>>;
+    /// What users said about one event, newest first.
+    async fn event_user_reports(&self, project_id: i64, event_id: &str) -> StoreResult<Vec<UserReport>>;
+    /// The ids of the events just older and just newer than this one in its issue.
+    async fn neighbour_events(&self, project_id: i64, event_id: &str) -> StoreResult<(Option<String>, Option<String>)>;
+    /// Sets the status of the issues in `ids` that belong to the organization, in one
+    /// transaction; how many changed (other organizations' ids change nothing).
+    async fn set_organization_issue_status(
+        &self,
+        organization_id: i64,
+        ids: &[i64],
+        status: IssueStatus,
+    ) -> StoreResult<usize>;
     /// Creates the first organization, project, key and token when the store is empty.
     /// The caller supplies the DSN key and the token; returns `None` if anything existed.
     async fn bootstrap(

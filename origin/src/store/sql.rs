@@ -399,6 +399,43 @@ impl Store for SqlStore {
         Ok(super::items::user_reports(&mut *self.conn().await?, project_id, offset, limit).await?)
     }
 
+    async fn organization_issues(
+        &self,
+        organization_id: i64,
+        project_id: Option<i64>,
+        query: &IssueQuery,
+    ) -> StoreResult<Vec<Issue>> {
+        let c = &mut *self.conn().await?;
+        super::pages::organization_issues(c, self.backend, organization_id, project_id, query).await
+    }
+
+    async fn issue_event_counts(
+        &self,
+        ids: &[i64],
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<(i64, i64, u64)>> {
+        super::pages::issue_event_counts(&mut *self.conn().await?, ids, from_ms, to_ms, bucket_ms).await
+    }
+
+    async fn event_user_reports(&self, project_id: i64, event_id: &str) -> StoreResult<Vec<UserReport>> {
+        super::pages::event_user_reports(&mut *self.conn().await?, project_id, event_id).await
+    }
+
+    async fn neighbour_events(&self, project_id: i64, event_id: &str) -> StoreResult<(Option<String>, Option<String>)> {
+        super::pages::neighbour_events(&mut *self.conn().await?, project_id, event_id).await
+    }
+
+    async fn set_organization_issue_status(
+        &self,
+        organization_id: i64,
+        ids: &[i64],
+        status: IssueStatus,
+    ) -> StoreResult<usize> {
+        in_transaction!(self, |tx| super::pages::set_organization_issue_status(tx, organization_id, ids, status))
+    }
+
     async fn bootstrap(
         &self,
         organization: &str,

@@ -2,7 +2,9 @@
 //! cookie sessions, at Sentry-shaped URLs. No JavaScript build step; one stylesheet.
 
 pub mod error;
+pub mod pages;
 pub mod session;
+pub mod view;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -19,7 +21,7 @@ const STYLESHEET: &str = include_str!("../../static/picket.css");
 
 /// Every page and the stylesheet.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/_static/picket.css", get(stylesheet))
+    Router::new().route("/_static/picket.css", get(stylesheet)).merge(pages::routes())
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -32,6 +32,7 @@ mod keys;
 mod layering;
 mod lifecycle;
 mod overflow;
+mod pages_store;
 // Shared with tests/integration; each binary uses part of it.
 #[allow(dead_code)]
 #[path = "../../../tests/support/postgres.rs"]
