@@ -73,6 +73,19 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The layout's data for rendering pages in tests, as a signed-in owner of `acme` sees it.
+#[cfg(test)]
+pub fn test_chrome(section: &'static str) -> super::Chrome {
+    super::Chrome {
+        title: "Test".into(),
+        email: "owner@example.com".into(),
+        org: Some("acme".into()),
+        orgs: vec!["acme".into()],
+        csrf: "csrf-token-123".into(),
+        section,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
