@@ -35,12 +35,7 @@ fn id(n: u32) -> String {
 }
 
 fn query(status: Option<&str>, text: &[&str], offset: usize, limit: usize) -> IssueQuery {
-    IssueQuery {
-        status: status.map(str::to_string),
-        text: text.iter().map(|t| t.to_string()).collect(),
-        offset,
-        limit,
-    }
+    IssueQuery { status: status.map(str::to_string), text: text.iter().map(|t| t.to_string()).collect(), offset, limit }
 }
 
 on_both_stores! {

@@ -167,7 +167,13 @@ async fn find_event(state: &AppState, issue: &Issue, event_id: &str) -> Result<O
     }
 }
 
-async fn page(state: &AppState, viewer: &Viewer, org: &str, id: &str, event_id: &str) -> Result<Html<String>, PageError> {
+async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    org: &str,
+    id: &str,
+    event_id: &str,
+) -> Result<Html<String>, PageError> {
     let (_, organization) = member(viewer, org)?;
     let (issue, project) = find_issue(state, organization, id).await?;
     let event = find_event(state, &issue, event_id).await?;
@@ -226,8 +232,10 @@ async fn json(
 
 /// `Content-Disposition: attachment` with a plain-ASCII name (quotes and controls replaced).
 pub fn disposition(name: &str) -> String {
-    let safe: String =
-        name.chars().map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' }).collect();
+    let safe: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .collect();
     let safe = if safe.trim().is_empty() { "attachment".to_string() } else { clip(&safe, 200) };
     format!("attachment; filename=\"{safe}\"")
 }

@@ -94,9 +94,13 @@ fn python_event_page() {
     assert!(html.contains("Local variables"));
     assert!(html.contains("Breadcrumbs"));
     assert!(html.contains("handled"));
-    assert!(html.contains("href=\"/organizations/acme/issues/5/events/0123456789abcdef0123456789abcdef/attachments/9/\""));
+    assert!(
+        html.contains("href=\"/organizations/acme/issues/5/events/0123456789abcdef0123456789abcdef/attachments/9/\"")
+    );
     assert!(html.contains("2.0 KiB"));
-    assert!(html.contains("href=\"/organizations/acme/issues/5/events/00000000000000000000000000000001/\" rel=\"prev\""));
+    assert!(
+        html.contains("href=\"/organizations/acme/issues/5/events/00000000000000000000000000000001/\" rel=\"prev\"")
+    );
     assert!(html.contains("Unresolve"), "a resolved issue offers unresolve");
     assert!(!html.contains("value=\"resolved\""), "and not resolve again");
     assert!(html.contains("The stored event as JSON"));

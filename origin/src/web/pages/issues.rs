@@ -192,10 +192,8 @@ async fn list(
     let from = to - 24 * HOUR_MS;
     let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
     let hours = hourly(&state.store.issue_event_counts(&ids, from, to, HOUR_MS).await?, from);
-    let rows = issues
-        .iter()
-        .map(|i| row(i, projects.iter().find(|p| p.id == i.project_id), hours.get(&i.id), now))
-        .collect();
+    let rows =
+        issues.iter().map(|i| row(i, projects.iter().find(|p| p.id == i.project_id), hours.get(&i.id), now)).collect();
     let words = search.words.join(" ");
     let tab = |label, status: Option<IssueStatus>| {
         let q = match status {

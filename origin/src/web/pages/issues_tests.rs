@@ -24,7 +24,8 @@ fn searches() {
 #[test]
 fn hourly_buckets_fill_24_slots() {
     let from = 1_000 * HOUR_MS;
-    let h = hourly(&[(7, from, 3), (7, from + 23 * HOUR_MS, 1), (7, from + 30 * HOUR_MS, 9), (8, from - HOUR_MS, 2)], from);
+    let h =
+        hourly(&[(7, from, 3), (7, from + 23 * HOUR_MS, 1), (7, from + 30 * HOUR_MS, 9), (8, from - HOUR_MS, 2)], from);
     assert_eq!(h[&7].len(), 24);
     assert_eq!((h[&7][0], h[&7][23], h[&7].iter().sum::<u64>()), (3, 1, 4));
     assert_eq!(h[&8].iter().sum::<u64>(), 0, "a bucket before the window is not counted");
@@ -62,7 +63,11 @@ fn renders_rows_escaped_with_sparklines_and_bulk_form() {
         query: "is:unresolved \"<x>".into(),
         project: None,
         projects: vec![],
-        tabs: vec![Tab { label: "Unresolved", href: "/organizations/acme/issues/?query=is%3Aunresolved".into(), current: true }],
+        tabs: vec![Tab {
+            label: "Unresolved",
+            href: "/organizations/acme/issues/?query=is%3Aunresolved".into(),
+            current: true,
+        }],
         rows: vec![r],
         prev: None,
         next: Some("/organizations/acme/issues/?query=&cursor=25".into()),

@@ -201,7 +201,8 @@ pub fn key_changes(form: &KeyForm) -> Result<KeyChanges, PageError> {
     let rate_limit = match (w.is_empty(), c.is_empty()) {
         (true, true) => None,
         (false, false) => {
-            let bad = || PageError::BadRequest("The rate limit is a window in seconds and a count, both numbers.".into());
+            let bad =
+                || PageError::BadRequest("The rate limit is a window in seconds and a count, both numbers.".into());
             let window: u64 = w.parse().map_err(|_| bad())?;
             let count: u64 = c.parse().map_err(|_| bad())?;
             if window == 0 || window > 86_400 * 366 {

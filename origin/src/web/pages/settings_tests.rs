@@ -16,7 +16,10 @@ fn key_form(window: &str, count: &str, active: bool) -> KeyForm {
 #[test]
 fn key_forms() {
     let c = key_changes(&key_form("60", "10", true)).unwrap();
-    assert_eq!(c, KeyChanges { label: Some("Browser".into()), is_active: Some(true), rate_limit: Some(Some((60, 10))) });
+    assert_eq!(
+        c,
+        KeyChanges { label: Some("Browser".into()), is_active: Some(true), rate_limit: Some(Some((60, 10))) }
+    );
     let c = key_changes(&key_form("", " ", false)).unwrap();
     assert_eq!((c.is_active, c.rate_limit), (Some(false), Some(None)));
     assert!(key_changes(&key_form("60", "", true)).is_err());
@@ -49,7 +52,11 @@ fn filter_forms() {
     assert!(!s.legacy_browsers.is_enabled && s.legacy_browsers.options.is_empty());
     let bad = FiltersForm { legacy: vec!["netscape".into()], ..Default::default() };
     assert!(filter_changes(&bad).is_err());
-    let scrub = scrub_changes(&ScrubForm { scrub_data: Some("1".into()), sensitive_fields: "a\nb".into(), ..Default::default() });
+    let scrub = scrub_changes(&ScrubForm {
+        scrub_data: Some("1".into()),
+        sensitive_fields: "a\nb".into(),
+        ..Default::default()
+    });
     assert_eq!(scrub.scrub_data, Some(true));
     assert_eq!(scrub.scrub_defaults, Some(false));
     assert_eq!(scrub.sensitive_fields, Some(vec!["a".to_string(), "b".to_string()]));
@@ -93,7 +100,9 @@ fn project_page_shows_dsn_snippets_and_forms() {
     assert!(html.contains("<pre class=\"copy\">http://a0b1c2@127.0.0.1:8787/42</pre>"), "{html}");
     assert!(html.contains("sentry_sdk.init("));
     assert!(html.contains("dsn=&#34;http://a0b1c2@127.0.0.1:8787/42&#34;") || html.contains("dsn=&quot;"), "{html}");
-    assert!(html.contains("@sentry/browser") && html.contains("@sentry/node") && html.contains("sentry::ClientOptions"));
+    assert!(
+        html.contains("@sentry/browser") && html.contains("@sentry/node") && html.contains("sentry::ClientOptions")
+    );
     assert!(html.contains("action=\"/settings/acme/projects/web/keys/3/\""));
     assert!(html.contains("name=\"rate_count\" value=\"10\""));
     assert!(html.contains("&#60;Default&#62;"));

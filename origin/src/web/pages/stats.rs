@@ -123,10 +123,9 @@ async fn stats(
     let (_, organization) = member(&viewer, &org)?;
     let params: Params = query(raw.as_deref())?;
     let chosen = params.stats_period.as_deref().unwrap_or("24h");
-    let &(period_key, period_label, period, interval) = PERIODS
-        .iter()
-        .find(|p| p.0 == chosen)
-        .ok_or_else(|| PageError::BadRequest(format!("statsPeriod is one of 24h, 7d, 14d, 30d, 90d, not {}", clip(chosen, 20))))?;
+    let &(period_key, period_label, period, interval) = PERIODS.iter().find(|p| p.0 == chosen).ok_or_else(|| {
+        PageError::BadRequest(format!("statsPeriod is one of 24h, 7d, 14d, 30d, 90d, not {}", clip(chosen, 20)))
+    })?;
     let projects = state.store.projects(organization.id).await?;
     let project = match params.project.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => Some(p.parse::<i64>().map_err(|_| PageError::BadRequest("Bad project id.".into()))?),

@@ -4,7 +4,14 @@ use super::*;
 use crate::web::pages::test_chrome;
 
 fn total(project_id: i64, outcome: &str, category: &str, bucket_ms: i64, quantity: u64) -> OutcomeTotal {
-    OutcomeTotal { project_id, outcome: outcome.into(), category: category.into(), reason: String::new(), bucket_ms, quantity }
+    OutcomeTotal {
+        project_id,
+        outcome: outcome.into(),
+        category: category.into(),
+        reason: String::new(),
+        bucket_ms,
+        quantity,
+    }
 }
 
 #[test]

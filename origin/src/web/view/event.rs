@@ -114,11 +114,9 @@ pub fn pairs(value: Option<&Value>) -> Vec<(String, String)> {
                 Some((clip(&show(p.first()?), 200), show(p.get(1).unwrap_or(&Value::Null))))
             })
             .collect(),
-        Some(Value::String(s)) if !s.is_empty() => {
-            form_urlencoded::parse(s.trim_start_matches('?').as_bytes())
-                .map(|(k, v)| (clip(&k, 200), clip(&v, CLIP)))
-                .collect()
-        }
+        Some(Value::String(s)) if !s.is_empty() => form_urlencoded::parse(s.trim_start_matches('?').as_bytes())
+            .map(|(k, v)| (clip(&k, 200), clip(&v, CLIP)))
+            .collect(),
         _ => Vec::new(),
     };
     out.truncate(MAX_ROWS);
@@ -173,7 +171,8 @@ pub fn frame(f: &Value) -> FrameView {
 /// frame is marked in-app, every frame counts as the app's.
 pub fn frames(stacktrace: Option<&Value>) -> (Vec<FrameView>, Vec<FrameView>) {
     let list = stacktrace.and_then(|s| s.get("frames")).and_then(Value::as_array);
-    let mut all: Vec<FrameView> = list.map(|l| l.iter().rev().take(MAX_FRAMES).map(frame).collect()).unwrap_or_default();
+    let mut all: Vec<FrameView> =
+        list.map(|l| l.iter().rev().take(MAX_FRAMES).map(frame).collect()).unwrap_or_default();
     if !all.iter().any(|f| f.in_app) {
         return (all, Vec::new());
     }

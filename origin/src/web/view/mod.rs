@@ -3,6 +3,6 @@
 //! missing fields, wrong types or huge values, and every string a template shows is escaped there.
 
 pub mod event;
+pub mod setup;
 pub mod svg;
 pub mod text;
-pub mod setup;

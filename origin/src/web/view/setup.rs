@@ -35,9 +35,7 @@ pub fn snippets(dsn: &str) -> Vec<Snippet> {
         Snippet {
             title: "JavaScript (Node.js)",
             install: "npm install @sentry/node",
-            code: format!(
-                "const Sentry = require(\"@sentry/node\");\n\nSentry.init({{\n  dsn: {quoted},\n}});\n"
-            ),
+            code: format!("const Sentry = require(\"@sentry/node\");\n\nSentry.init({{\n  dsn: {quoted},\n}});\n"),
         },
         Snippet {
             title: "Rust",
@@ -68,9 +66,7 @@ pub fn quota_rows(quotas: &[Quota]) -> Vec<QuotaRow> {
             let v = serde_json::to_value(q).unwrap_or_default();
             let text = |k: &str| super::text::field(&v, k).unwrap_or_default();
             let categories = match v.get("categories").and_then(|c| c.as_array()) {
-                Some(list) if !list.is_empty() => {
-                    list.iter().map(super::text::show).collect::<Vec<_>>().join(", ")
-                }
+                Some(list) if !list.is_empty() => list.iter().map(super::text::show).collect::<Vec<_>>().join(", "),
                 _ => "all".into(),
             };
             let scope = match text("scopeId") {
