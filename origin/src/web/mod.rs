@@ -1,8 +1,10 @@
 //! The web UI: server-rendered pages (askama templates, checked at compile time) behind
 //! cookie sessions, at Sentry-shaped URLs. No JavaScript build step; one stylesheet.
 
+pub mod auth;
 pub mod error;
 pub mod session;
+pub mod tokens;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -19,7 +21,7 @@ const STYLESHEET: &str = include_str!("../../static/picket.css");
 
 /// Every page and the stylesheet.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/_static/picket.css", get(stylesheet))
+    Router::new().route("/_static/picket.css", get(stylesheet)).merge(auth::routes()).merge(tokens::routes())
 }
 
 async fn stylesheet() -> impl IntoResponse {
