@@ -363,6 +363,7 @@ async fn serve(
     if let Some(b) = bootstrap::ensure(&store, data_dir, org, project, owner_email).await? {
         tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key, token and owner");
     }
+    tokio::task::spawn_blocking(people::warm_up);
     let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
         .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
     let pool = store.clone();

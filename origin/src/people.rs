@@ -73,6 +73,12 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password_blocking(&generate_password()).expect("hashing a random password"))
 }
 
+/// Computes the dummy hash ahead of the first sign-in with an unknown email, so that one costs
+/// no more than any other (blocking: run it on the blocking pool at start-up).
+pub fn warm_up() {
+    dummy_hash();
+}
+
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || hash_password_blocking(&password)).await?
 }

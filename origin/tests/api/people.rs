@@ -125,6 +125,12 @@ on_both_stores! {
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         let refused = api.request("POST", "/auth/logout/", &headers, format!("csrf={}", "0".repeat(64))).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let huge = format!("csrf={}&pad={}", session.csrf, "x".repeat(70 * 1024));
+        let refused = api.request("POST", "/auth/logout/", &headers, huge).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "a form over 64 KiB");
+        let cross = [("cookie", session.cookie.as_str()), FORM, ("host", "picket.example"), ("origin", "https://evil.example")];
+        let refused = api.request("POST", "/auth/logout/", &cross, format!("csrf={}", session.csrf)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "another site's form");
         assert_eq!(api.page(&session, "/settings/account/api/auth-tokens/").await.status, StatusCode::OK);
         let out = api.post_form(&session, "/auth/logout/", &[]).await;
         assert_eq!((out.status, location(&out)), (StatusCode::SEE_OTHER, "/auth/login/"));
