@@ -8,6 +8,7 @@ pub mod http;
 pub mod ids;
 pub mod manage;
 pub mod model;
+pub mod people;
 pub mod process;
 pub mod replay;
 pub mod state;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use picket::core::limits::Limits;
 use picket_origin::process::{self, normalize::Context};
-use picket_origin::store::{DatabaseUrl, PoolSettings, SqlStore, Store};
+use picket_origin::store::{DatabaseUrl, PoolSettings, Role, SqlStore, Store};
 use picket_origin::worker::{self, Queue};
-use picket_origin::{app, bootstrap, manage, AppState};
+use picket_origin::{app, bootstrap, manage, people, AppState};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
@@ -68,6 +68,14 @@ enum Command {
         /// only the connecting address.
         #[arg(long, default_value_t = 0, env = "PICKET_TRUSTED_PROXIES", value_parser = clap::value_parser!(u8).range(0..=16))]
         trusted_proxies: u8,
+        /// Email of the owner created on first start (password generated, in bootstrap.json).
+        #[arg(long, default_value = bootstrap::OWNER_EMAIL, env = "PICKET_OWNER_EMAIL")]
+        owner_email: String,
+    },
+    /// Manage the people who sign in to the web UI.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
     },
     /// Manage organizations.
     Org {
@@ -133,6 +141,28 @@ enum Command {
 enum OrgAction {
     /// Create an organization.
     Create { slug: String },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user in an organization (prints a generated password once), or add an existing
+    /// user to another organization (their password is unchanged).
+    Create {
+        email: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "member", value_parser = ["owner", "member"])]
+        role: String,
+        /// Read the password from the first line of standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (generated and printed once, or from stdin) and end the user's sessions.
+    ResetPassword {
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -245,13 +275,33 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let store = open_store(&cli).await?;
     let output = match cli.command {
-        Command::Serve { bind, org, project, dsn_url, max_pending, drain_secs, body_timeout_secs, trusted_proxies } => {
+        Command::Serve {
+            bind,
+            org,
+            project,
+            dsn_url,
+            max_pending,
+            drain_secs,
+            body_timeout_secs,
+            trusted_proxies,
+            owner_email,
+        } => {
             let times = Times {
                 drain: std::time::Duration::from_secs(drain_secs),
                 body: std::time::Duration::from_secs(body_timeout_secs),
                 trusted_proxies: trusted_proxies.into(),
             };
-            return serve(store, &cli.data_dir, bind, (&org, &project), dsn_url, max_pending, times).await;
+            let first = (org.as_str(), project.as_str(), owner_email.as_str());
+            return serve(store, &cli.data_dir, bind, first, dsn_url, max_pending, times).await;
+        }
+        Command::User { action: UserAction::Create { email, org, role, password_stdin } } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("a role is owner or member"))?;
+            let password = password_stdin.then(people::password_from_stdin).transpose()?;
+            people::cli_create(&store, &email, &org, role, password).await?
+        }
+        Command::User { action: UserAction::ResetPassword { email, password_stdin } } => {
+            let password = password_stdin.then(people::password_from_stdin).transpose()?;
+            people::cli_reset(&store, &email, password).await?
         }
         Command::Org { action: OrgAction::Create { slug } } => manage::create_organization(&store, &slug).await?,
         Command::Project { action: ProjectAction::Create { org, slug } } => {
@@ -305,14 +355,15 @@ async fn serve(
     store: SqlStore,
     data_dir: &Path,
     bind: SocketAddr,
-    (org, project): (&str, &str),
+    (org, project, owner_email): (&str, &str, &str),
     dsn_url: Option<String>,
     max_pending: usize,
     times: Times,
 ) -> anyhow::Result<()> {
-    if let Some(b) = bootstrap::ensure(&store, data_dir, org, project).await? {
-        tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key and token");
+    if let Some(b) = bootstrap::ensure(&store, data_dir, org, project, owner_email).await? {
+        tracing::info!(org = %b.organization, project = %b.project, "created the first organization, project, key, token and owner");
     }
+    tokio::task::spawn_blocking(people::warm_up);
     let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
         .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
     let pool = store.clone();

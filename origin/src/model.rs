@@ -354,3 +354,39 @@ pub struct Membership {
     pub organization: Organization,
     pub role: Role,
 }
+
+/// A user as stored for sign-in: with the Argon2id PHC string of their password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A new web session; `id_sha256` is the SHA-256 hex of the cookie's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub id_sha256: String,
+    pub user_id: i64,
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// A web session that has not expired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// A personal API token as listed (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserToken {
+    pub id: i64,
+    pub name: String,
+    pub date_created_ms: i64,
+    pub last_used_ms: Option<i64>,
+}

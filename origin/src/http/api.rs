@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::http::auth::{bearer, token_digest, OrgAuth};
+use crate::http::auth::{bearer, OrgAuth};
 use crate::http::extract::{parse_json, Body, Path, Query};
 use crate::http::links::{base_url, dsn_base, page, Paging};
 use crate::http::serialize;
@@ -34,13 +34,16 @@ pub fn routes() -> Router<AppState> {
 
 /// `GET /api/0/`: who the token is (`auth: null` without a valid one), as Sentry answers.
 async fn root(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let org = match bearer(&headers) {
-        Some(token) => state.store.token_organization(&token_digest(token)).await?,
+    let auth = match bearer(&headers) {
+        Some(token) => OrgAuth::of_token(&state, token).await?,
         None => None,
     };
-    let auth =
-        org.map(|_| json!({ "scopes": ["org:read", "project:read", "project:write", "event:read", "event:write"] }));
-    Ok(Json(json!({ "version": "0", "auth": auth, "user": null })))
+    let scopes = json!({ "scopes": ["org:read", "project:read", "project:write", "event:read", "event:write"] });
+    let user = auth
+        .as_ref()
+        .and_then(|a| a.user.as_ref())
+        .map(|u| json!({ "id": u.id.to_string(), "email": u.email, "username": u.email, "name": u.email }));
+    Ok(Json(json!({ "version": "0", "auth": auth.map(|_| scopes), "user": user })))
 }
 
 /// Splits a search query into a status filter and free-text words. Without a `query`
@@ -66,7 +69,7 @@ async fn project(
     Path((org, project)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let project = auth.project(&state, &org, &project).await?;
-    Ok(Json(serialize::project_details(&project, &auth.0)))
+    Ok(Json(serialize::project_details(&project, auth.org(&org)?)))
 }
 
 #[derive(Deserialize)]
@@ -125,7 +128,7 @@ async fn update_project(
     let changes = parse_json::<ProjectUpdate>(&body)?.changes()?;
     state.store.update_project(project.id, &changes).await?;
     let project = auth.project(&state, &org, &slug).await?;
-    Ok(Json(serialize::project_details(&project, &auth.0)))
+    Ok(Json(serialize::project_details(&project, auth.org(&org)?)))
 }
 
 async fn issues(
@@ -142,7 +145,8 @@ async fn issues(
     let rows = state.store.issues(project.id, &query).await?;
     let base = base_url(&headers);
     let url = format!("{base}/api/0/projects/{org}/{}/issues/", project.slug);
-    page(rows, offset, limit, &url, |i| serialize::issue(i, &auth.0, &project, &base))
+    let org = auth.org(&org)?;
+    page(rows, offset, limit, &url, |i| serialize::issue(i, org, &project, &base))
 }
 
 async fn events(
@@ -225,7 +229,7 @@ async fn org_issue(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (issue, project) = auth.issue(&state, &org, id).await?;
-    Ok(Json(serialize::issue(&issue, &auth.0, &project, &base_url(&headers))))
+    Ok(Json(serialize::issue(&issue, auth.org(&org)?, &project, &base_url(&headers))))
 }
 
 /// `PUT /api/0/organizations/{org}/issues/{id}/` with `{"status": ...}`.
@@ -240,7 +244,7 @@ async fn update_org_issue(
     let status = parse_status_change(&body)?;
     state.store.set_issue_status(project.id, &IssueSelection::Ids(vec![id]), status).await?;
     let (issue, project) = auth.issue(&state, &org, id).await?;
-    Ok(Json(serialize::issue(&issue, &auth.0, &project, &base_url(&headers))))
+    Ok(Json(serialize::issue(&issue, auth.org(&org)?, &project, &base_url(&headers))))
 }
 
 /// `GET /api/0/organizations/{org}/issues/{id}/events/`
@@ -260,8 +264,12 @@ async fn org_issue_events(
 
 /// `GET /api/0/projects/`: every project the token's organization has.
 async fn all_projects(State(state): State<AppState>, auth: OrgAuth) -> Result<Json<Value>, ApiError> {
-    let projects = state.store.projects(auth.0.id).await?;
-    Ok(Json(Value::Array(projects.iter().map(|p| serialize::project_details(p, &auth.0)).collect())))
+    let mut all = Vec::new();
+    for org in auth.organizations() {
+        let projects = state.store.projects(org.id).await?;
+        all.extend(projects.iter().map(|p| serialize::project_details(p, org)));
+    }
+    Ok(Json(Value::Array(all)))
 }
 
 /// `GET /api/0/organizations/{org}/projects/`

@@ -6,6 +6,7 @@
 mod db;
 mod items;
 mod pages;
+mod people;
 mod reads;
 mod rows;
 mod shared;
@@ -20,6 +21,7 @@ use picket::core::limit::Check;
 pub use crate::model::*;
 
 pub use db::{Backend, DatabaseUrl, PoolSettings};
+pub use people::TOUCH_EVERY_MS;
 pub use sql::SqlStore;
 pub use updates::{FilterChange, KeyChanges, KeyRef, ProjectChanges, ScrubChanges};
 
@@ -156,4 +158,46 @@ pub trait Store: Send + Sync + 'static {
     /// The trusted edge with this Relay id.
     async fn trusted_edge(&self, relay_id: &str) -> StoreResult<Option<TrustedEdge>>;
     async fn trusted_edges(&self) -> StoreResult<Vec<TrustedEdge>>;
+
+    // People: users, memberships, sessions, personal tokens, sign-in attempts.
+
+    /// Creates a user (email stored lowercased) with an Argon2id PHC string and, in the same
+    /// transaction, their membership `(organization id, role)`; `None` if the email is taken.
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        member_of: Option<(i64, Role)>,
+    ) -> StoreResult<Option<User>>;
+    /// A user with their password hash, by email in any case.
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
+    async fn user(&self, id: i64) -> StoreResult<Option<User>>;
+    /// Replaces a user's password hash and ends every session of theirs, in one transaction;
+    /// whether the user exists.
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<bool>;
+    /// Adds a user to an organization with a role, or changes their role there.
+    async fn set_membership(&self, user_id: i64, organization_id: i64, role: Role) -> StoreResult<()>;
+    /// Every organization a user belongs to, by slug.
+    async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>>;
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    /// A session by the SHA-256 hex of its token, if it has not expired at `now_ms`.
+    async fn session(&self, id_sha256: &str, now_ms: i64) -> StoreResult<Option<Session>>;
+    /// Records `now_ms` as a session's last use (written at most once per [`TOUCH_EVERY_MS`]).
+    async fn touch_session(&self, id_sha256: &str, now_ms: i64) -> StoreResult<()>;
+    /// Ends a session; whether it existed.
+    async fn delete_session(&self, id_sha256: &str) -> StoreResult<bool>;
+    /// Stores a personal API token (by its SHA-256 hex digest) for a user.
+    async fn create_user_token(&self, user_id: i64, name: &str, token_sha256: &str) -> StoreResult<UserToken>;
+    /// A user's personal tokens, newest first.
+    async fn user_tokens(&self, user_id: i64) -> StoreResult<Vec<UserToken>>;
+    /// Deletes one of a user's personal tokens; whether it was theirs and existed.
+    async fn delete_user_token(&self, user_id: i64, token_id: i64) -> StoreResult<bool>;
+    /// The user a personal token (by SHA-256 hex digest) belongs to, recording its use.
+    async fn token_user(&self, token_sha256: &str, now_ms: i64) -> StoreResult<Option<User>>;
+    /// Counts one sign-in attempt under every `(scope, limit)` in the window ending at
+    /// `window_end_ms` if none has reached its limit; false, counting nothing, if one has.
+    /// Shared by every origin process on this store.
+    async fn try_sign_in_attempt(&self, scopes: &[(String, i64)], window_end_ms: i64) -> StoreResult<bool>;
+    /// Takes back one attempt under each scope (the sign-in succeeded).
+    async fn forgive_sign_in_attempt(&self, scopes: &[String], window_end_ms: i64) -> StoreResult<()>;
 }

@@ -311,7 +311,11 @@ impl Store for SqlStore {
     }
 
     async fn sweep(&self, now_ms: i64) -> StoreResult<Swept> {
-        in_transaction!(self, |tx| super::reads::sweep(tx, now_ms))
+        in_transaction!(self, |tx| async {
+            let swept = super::reads::sweep(tx, now_ms).await?;
+            super::people::sweep(tx, now_ms).await?;
+            Ok::<_, sqlx::Error>(swept)
+        })
     }
 
     async fn trust_edge(&self, edge: &TrustedEdge) -> StoreResult<()> {
@@ -496,5 +500,84 @@ impl Store for SqlStore {
             public_key: public_key.to_string(),
             token: token.to_string(),
         }))
+    }
+
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        member_of: Option<(i64, Role)>,
+    ) -> StoreResult<Option<User>> {
+        let now = chrono::Utc::now().timestamp_millis();
+        in_transaction!(self, |tx| async {
+            let user = super::people::create_user(tx, email, password_hash, now).await?;
+            if let (Some(user), Some((org_id, role))) = (&user, member_of) {
+                super::people::set_membership(tx, user.id, org_id, role, now).await?;
+            }
+            Ok::<_, sqlx::Error>(user)
+        })
+    }
+
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
+        Ok(super::people::user_credentials(&mut *self.conn().await?, email).await?)
+    }
+
+    async fn user(&self, id: i64) -> StoreResult<Option<User>> {
+        Ok(super::people::user(&mut *self.conn().await?, id).await?)
+    }
+
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> StoreResult<bool> {
+        in_transaction!(self, |tx| super::people::set_password(tx, user_id, password_hash))
+    }
+
+    async fn set_membership(&self, user_id: i64, organization_id: i64, role: Role) -> StoreResult<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        in_transaction!(self, |tx| super::people::set_membership(tx, user_id, organization_id, role, now))
+    }
+
+    async fn memberships(&self, user_id: i64) -> StoreResult<Vec<Membership>> {
+        Ok(super::people::memberships(&mut *self.conn().await?, user_id).await?)
+    }
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        Ok(super::people::create_session(&mut *self.conn().await?, session).await?)
+    }
+
+    async fn session(&self, id_sha256: &str, now_ms: i64) -> StoreResult<Option<Session>> {
+        Ok(super::people::session(&mut *self.conn().await?, id_sha256, now_ms).await?)
+    }
+
+    async fn touch_session(&self, id_sha256: &str, now_ms: i64) -> StoreResult<()> {
+        Ok(super::people::touch_session(&mut *self.conn().await?, id_sha256, now_ms).await?)
+    }
+
+    async fn delete_session(&self, id_sha256: &str) -> StoreResult<bool> {
+        Ok(super::people::delete_session(&mut *self.conn().await?, id_sha256).await?)
+    }
+
+    async fn create_user_token(&self, user_id: i64, name: &str, token_sha256: &str) -> StoreResult<UserToken> {
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(super::people::create_user_token(&mut *self.conn().await?, user_id, name, token_sha256, now).await?)
+    }
+
+    async fn user_tokens(&self, user_id: i64) -> StoreResult<Vec<UserToken>> {
+        Ok(super::people::user_tokens(&mut *self.conn().await?, user_id).await?)
+    }
+
+    async fn delete_user_token(&self, user_id: i64, token_id: i64) -> StoreResult<bool> {
+        Ok(super::people::delete_user_token(&mut *self.conn().await?, user_id, token_id).await?)
+    }
+
+    async fn token_user(&self, token_sha256: &str, now_ms: i64) -> StoreResult<Option<User>> {
+        Ok(super::people::token_user(&mut *self.conn().await?, token_sha256, now_ms).await?)
+    }
+
+    async fn try_sign_in_attempt(&self, scopes: &[(String, i64)], window_end_ms: i64) -> StoreResult<bool> {
+        let backend = self.backend;
+        in_transaction!(self, |tx| super::people::try_attempt(tx, backend, scopes, window_end_ms))
+    }
+
+    async fn forgive_sign_in_attempt(&self, scopes: &[String], window_end_ms: i64) -> StoreResult<()> {
+        in_transaction!(self, |tx| super::people::forgive_attempt(tx, scopes, window_end_ms))
     }
 }

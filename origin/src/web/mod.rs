@@ -1,9 +1,11 @@
 //! The web UI: server-rendered pages (askama templates, checked at compile time) behind
 //! cookie sessions, at Sentry-shaped URLs. No JavaScript build step; one stylesheet.
 
+pub mod auth;
 pub mod error;
 pub mod pages;
 pub mod session;
+pub mod tokens;
 pub mod view;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -21,7 +23,11 @@ const STYLESHEET: &str = include_str!("../../static/picket.css");
 
 /// Every page and the stylesheet.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/_static/picket.css", get(stylesheet)).merge(pages::routes())
+    Router::new()
+        .route("/_static/picket.css", get(stylesheet))
+        .merge(auth::routes())
+        .merge(tokens::routes())
+        .merge(pages::routes())
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -33,6 +33,7 @@ mod layering;
 mod lifecycle;
 mod overflow;
 mod pages_store;
+mod people;
 // Shared with tests/integration; each binary uses part of it.
 #[allow(dead_code)]
 #[path = "../../../tests/support/postgres.rs"]
@@ -182,5 +183,94 @@ impl Api {
         let issues = self.get(&self.project_path("issues/?query=")).await.json();
         let issue = issues.as_array().unwrap().iter().find(|i| i["title"].as_str().unwrap().contains(message));
         issue.expect("the issue was made")["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A signed-in browser for page tests: send `cookie` as the `Cookie` header (it is
+/// `picket_session=…`) and `csrf` as every form's `csrf` field. Made by [`Api::sign_in`].
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// The value a `Set-Cookie` header of a reply gives cookie `name`, if one does.
+pub fn set_cookie_value(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap_or("").to_string()))
+}
+
+/// The value of the first hidden `csrf` field of an HTML page.
+pub fn csrf_field(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_string())
+}
+
+impl Api {
+    /// Sends a request with these headers and no token: what a browser sends to pages.
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
+        let mut request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.router.clone().oneshot(request.body(body.into()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec();
+        Reply { status: parts.status, headers: parts.headers, body }
+    }
+
+    /// Creates a user who is a member of `org` with `role` (`owner` or `member`) by the same
+    /// code as `picket-origin user create`, and returns their generated password. An existing
+    /// user is added to `org` instead (then the answer is an empty string: the password is
+    /// unchanged).
+    pub async fn create_user(&self, email: &str, org: &str, role: &str) -> String {
+        let role = picket_origin::store::Role::parse(role).expect("owner or member");
+        let done = picket_origin::people::create_user(&*self.store, email, org, role, None).await.unwrap();
+        done.generated_password.unwrap_or_default()
+    }
+
+    /// Signs in through `/auth/login/` as a browser does (the login form's CSRF cookie, the
+    /// form, the session cookie) and reads the session's CSRF token from a page. Panics if the
+    /// sign-in is refused. Use the [`Session`] with [`Api::page`] and [`Api::post_form`].
+    pub async fn sign_in(&self, email: &str, password: &str) -> Session {
+        let form = self.request("GET", "/auth/login/", &[], Body::empty()).await;
+        let login_csrf = set_cookie_value(&form, "picket_login_csrf").expect("the login form sets its CSRF cookie");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &login_csrf)
+            .append_pair("email", email)
+            .append_pair("password", password)
+            .append_pair("next", "")
+            .finish();
+        let cookie = format!("picket_login_csrf={login_csrf}");
+        let headers = [("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        let reply = self.request("POST", "/auth/login/", &headers, body).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign-in refused: {}", String::from_utf8_lossy(&reply.body));
+        let token = set_cookie_value(&reply, "picket_session").expect("a session cookie");
+        let cookie = format!("picket_session={token}");
+        let page =
+            self.request("GET", "/settings/account/api/auth-tokens/", &[("cookie", &cookie)], Body::empty()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = csrf_field(&String::from_utf8_lossy(&page.body)).expect("a page with a form");
+        Session { cookie, csrf }
+    }
+
+    /// `GET path` as the signed-in `session`.
+    pub async fn page(&self, session: &Session, path: &str) -> Reply {
+        self.request("GET", path, &[("cookie", &session.cookie)], Body::empty()).await
+    }
+
+    /// `POST path` with a form of `fields` plus the session's `csrf`, as the signed-in `session`.
+    pub async fn post_form(&self, session: &Session, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf", &session.csrf);
+        for (k, v) in fields {
+            body.append_pair(k, v);
+        }
+        let headers = [("cookie", session.cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        self.request("POST", path, &headers, body.finish()).await
     }
 }

@@ -198,6 +198,12 @@ async fn a_database_from_before_migrations_is_upgraded_in_place() {
             "DROP TABLE edge_signatures",
             "DROP TABLE quota_counters",
             "ALTER TABLE envelopes DROP COLUMN claimed_until",
+            // Migration 3 (people).
+            "DROP TABLE sign_in_attempts",
+            "DROP TABLE user_tokens",
+            "DROP TABLE sessions",
+            "DROP TABLE memberships",
+            "DROP TABLE users",
         ] {
             execute(&url, sql).await;
         }
