@@ -32,6 +32,9 @@ pub struct FrameView {
     /// `line:col`, `line`, or empty.
     pub line_col: String,
     pub in_app: bool,
+    /// Shown opened: in-app frames with something to show, or the crashing frame when no
+    /// frame is marked in-app.
+    pub open: bool,
     pub context: Vec<SourceLine>,
     pub vars: Vec<(String, String)>,
 }
@@ -162,6 +165,7 @@ pub fn frame(f: &Value) -> FrameView {
         location,
         line_col,
         in_app: f.get("in_app").and_then(Value::as_bool).unwrap_or(false),
+        open: false,
         context: source_context(f),
         vars: pairs(f.get("vars")),
     }
@@ -174,7 +178,13 @@ pub fn frames(stacktrace: Option<&Value>) -> (Vec<FrameView>, Vec<FrameView>) {
     let mut all: Vec<FrameView> =
         list.map(|l| l.iter().rev().take(MAX_FRAMES).map(frame).collect()).unwrap_or_default();
     if !all.iter().any(|f| f.in_app) {
+        if let Some(first) = all.first_mut() {
+            first.open = first.has_detail();
+        }
         return (all, Vec::new());
+    }
+    for f in all.iter_mut() {
+        f.open = f.in_app && f.has_detail();
     }
     let others = all.iter().filter(|f| !f.in_app).cloned().collect();
     all.retain(|f| f.in_app);

@@ -47,6 +47,29 @@ fn in_app_frames_come_first_newest_first() {
 }
 
 #[test]
+fn the_crashing_frame_opens_when_no_frame_is_marked_in_app() {
+    // What Python's sentry-sdk sends for a script: no `in_app` at all.
+    let st = json!({ "frames": [
+        { "function": "<module>", "lineno": 13, "context_line": "charge(10)" },
+        { "function": "charge", "lineno": 10, "context_line": "return total / 0", "vars": { "total": "20" } },
+    ]});
+    let (app, _) = frames(Some(&st));
+    assert_eq!(
+        app.iter().map(|f| (f.function.as_str(), f.open)).collect::<Vec<_>>(),
+        [("charge", true), ("<module>", false)]
+    );
+    // In-app frames with something to show open; bare ones and library frames stay closed.
+    let st = json!({ "frames": [
+        { "function": "lib", "in_app": false, "context_line": "x" },
+        { "function": "bare", "in_app": true },
+        { "function": "app", "in_app": true, "context_line": "y" },
+    ]});
+    let (app, other) = frames(Some(&st));
+    assert_eq!(app.iter().map(|f| (f.function.as_str(), f.open)).collect::<Vec<_>>(), [("app", true), ("bare", false)]);
+    assert!(!other[0].open);
+}
+
+#[test]
 fn exception_chain_keeps_the_sent_order() {
     let payload = json!({ "exception": { "values": [
         { "type": "ValueError", "value": "cause", "mechanism": { "type": "chained", "handled": false } },
