@@ -187,6 +187,9 @@ pub struct Bootstrap {
     /// The edge identity the origin trusts from first start.
     pub edge_relay_id: String,
     pub edge_secret_key: String,
+    /// The web UI's first owner.
+    pub owner_email: String,
+    pub owner_password: String,
 }
 
 /// Tells this process's relay requests apart within one millisecond.
@@ -241,6 +244,8 @@ impl Origin {
             token: file["token"].as_str().unwrap().into(),
             edge_relay_id: file["edge_relay_id"].as_str().unwrap().into(),
             edge_secret_key: file["edge_secret_key"].as_str().unwrap().into(),
+            owner_email: file["owner_email"].as_str().unwrap().into(),
+            owner_password: file["owner_password"].as_str().unwrap().into(),
         };
         let ready = format!("{url}/api/relay/healthcheck/ready/");
         wait_for("the origin's health check", Duration::from_secs(30), || {

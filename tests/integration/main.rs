@@ -26,6 +26,7 @@ mod scale_out;
 mod signing;
 mod spin_component;
 mod tenancy;
+mod ui;
 mod upstream;
 mod vectors;
 mod workflow;
