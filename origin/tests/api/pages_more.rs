@@ -1,0 +1,225 @@
+//! More pages through the router: stats drawn from the recorded outcomes, project settings
+//! (the DSN and SDK snippets, owners' forms reflected by the API, members read-only and
+//! refused), attachment downloads, and bad input answering 4xx or a sane default, never 500.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::pages::{deliver, issue_id, ok_html, sdk_event, signed_in, text};
+use crate::Api;
+
+const SETTINGS: &str = "/settings/acme/projects/web/";
+
+/// The API's view of acme/web.
+async fn project(api: &Api) -> Value {
+    api.get(&api.project_path("")).await.json()
+}
+
+/// The API's first key of acme/web.
+async fn first_key(api: &Api) -> Value {
+    api.get(&api.project_path("keys/")).await.json()[0].clone()
+}
+
+on_both_stores! {
+    async fn stats_chart_the_accepted_events(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let empty = ok_html(&api.page(&session, "/organizations/acme/stats/").await);
+        assert!(empty.contains("<svg class=\"bars\""), "{empty}");
+        assert!(empty.contains("Nothing was recorded in this period."));
+        for n in 1..=3 {
+            deliver(&api, &sdk_event(n), &[]).await;
+        }
+        let page = ok_html(&api.page(&session, "/organizations/acme/stats/").await);
+        assert!(page.contains("<svg class=\"bars\""));
+        assert!(page.contains("<th scope=\"row\">error</th><td class=\"num\">3</td>"), "three accepted: {page}");
+        assert!(page.contains("<rect class=\"s-accepted\""), "a bar of accepted events: {page}");
+        for period in ["7d", "14d", "30d", "90d"] {
+            let page = ok_html(&api.page(&session, &format!("/organizations/acme/stats/?statsPeriod={period}")).await);
+            assert!(page.contains("<td class=\"num\">3</td>"), "{period}");
+        }
+        let other = ok_html(&api.page(&session, "/organizations/acme/stats/?category=transaction").await);
+        assert!(other.contains("transaction over the last 24 hours"), "{other}");
+    }
+
+    async fn settings_show_the_dsn_and_snippets(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let headers = [("cookie", session.cookie.as_str()), ("host", "picket.example:9000")];
+        let reply = api.request("GET", SETTINGS, &headers, Body::empty()).await;
+        let page = ok_html(&reply);
+        let dsn = format!("http://{}@picket.example:9000/{}", api.boot.public_key, api.boot.project_id);
+        assert!(page.contains(&format!("<pre class=\"copy\">{dsn}</pre>")), "{dsn} in {page}");
+        for snippet in [
+            format!("dsn=\"{dsn}\""),
+            format!("dsn: \"{dsn}\""),
+            format!("sentry::init((\"{dsn}\""),
+            "pip install sentry-sdk".to_string(),
+            "npm install @sentry/browser".to_string(),
+            "cargo add sentry".to_string(),
+        ] {
+            assert!(page.contains(&snippet), "{snippet}");
+        }
+        let list = ok_html(&api.request("GET", "/settings/acme/projects/", &headers, Body::empty()).await);
+        assert!(list.contains(&dsn), "{list}");
+    }
+
+    async fn owners_change_settings_and_the_api_reflects_them(api) {
+        let session = signed_in(&api, "owner@example.com", "owner").await;
+        let page = ok_html(&api.page(&session, SETTINGS).await);
+        assert!(!page.contains("<fieldset disabled>") && page.contains("Save domains"));
+        let saved = |reply: crate::Reply, what: &str| {
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{what}: {}", text(&reply));
+            assert_eq!(reply.headers["location"], format!("{SETTINGS}?saved={what}").as_str());
+        };
+
+        let domains = "example.com\n*.example.org\n";
+        saved(api.post_form(&session, &format!("{SETTINGS}allowed-domains/"), &[("domains", domains)]).await, "domains");
+        assert_eq!(project(&api).await["allowedDomains"], json!(["example.com", "*.example.org"]));
+
+        let filters = [("localhost", "1"), ("web_crawlers", "1"), ("error_messages", "*ResizeObserver*")];
+        saved(api.post_form(&session, &format!("{SETTINGS}filters/"), &filters).await, "filters");
+        let listed = api.get(&api.project_path("filters/")).await.json();
+        let active = |id: &str| listed.as_array().unwrap().iter().find(|f| f["id"] == id).unwrap()["active"].clone();
+        assert_eq!((active("localhost"), active("web-crawlers")), (json!(true), json!(true)));
+        assert_eq!(active("browser-extensions"), json!(false));
+
+        let scrub = [("scrub_data", "1"), ("scrub_ip_addresses", "1"), ("sensitive_fields", "card_pin\nsecret_answer")];
+        saved(api.post_form(&session, &format!("{SETTINGS}data-scrubbing/"), &scrub).await, "scrubbing");
+        let details = project(&api).await;
+        assert_eq!(details["dataScrubber"], true);
+        assert_eq!(details["dataScrubberDefaults"], false, "an unchecked box turns it off");
+        assert_eq!(details["scrubIPAddresses"], true);
+        assert_eq!(details["sensitiveFields"], json!(["card_pin", "secret_answer"]));
+
+        let key = first_key(&api).await["id"].as_str().unwrap().to_string();
+        let fields = [("label", "Browser"), ("active", "1"), ("rate_window", "60"), ("rate_count", "100")];
+        saved(api.post_form(&session, &format!("{SETTINGS}keys/{key}/"), &fields).await, "key");
+        let changed = first_key(&api).await;
+        assert_eq!((changed["label"].clone(), changed["isActive"].clone()), (json!("Browser"), json!(true)));
+        assert_eq!(changed["rateLimit"], json!({ "window": 60, "count": 100 }));
+        let bad = [("rate_window", "60"), ("rate_count", "")];
+        let refused = api.post_form(&session, &format!("{SETTINGS}keys/{key}/"), &bad).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(first_key(&api).await["rateLimit"], json!({ "window": 60, "count": 100 }), "unchanged");
+        let missing = api.post_form(&session, &format!("{SETTINGS}keys/999999/"), &fields).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+        saved(api.post_form(&session, &format!("{SETTINGS}retention/"), &[("days", "30")]).await, "retention");
+        assert_eq!(project(&api).await["eventRetention"], 30);
+
+        // The page shows what was saved.
+        let page = ok_html(&api.page(&session, &format!("{SETTINGS}?saved=filters")).await);
+        for shown in [
+            "Inbound filters were saved.",
+            ">example.com\n*.example.org</textarea>",
+            ">*ResizeObserver*</textarea>",
+            ">card_pin\nsecret_answer</textarea>",
+            "name=\"localhost\" value=\"1\" checked",
+            "name=\"rate_count\" value=\"100\"",
+            "name=\"days\" value=\"30\"",
+        ] {
+            assert!(page.contains(shown), "{shown} in {page}");
+        }
+    }
+
+    async fn members_see_settings_read_only_and_cannot_post(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let page = ok_html(&api.page(&session, SETTINGS).await);
+        assert!(page.contains("Only owners of this organization can change these settings."));
+        assert_eq!(page.matches("<fieldset disabled>").count(), 5, "every form is read-only");
+        assert!(!page.contains("Save domains") && !page.contains("Save key"), "no save buttons");
+        let before = (project(&api).await, first_key(&api).await);
+        let key = before.1["id"].as_str().unwrap().to_string();
+        let posts: [(String, Vec<(&str, &str)>); 5] = [
+            (format!("{SETTINGS}allowed-domains/"), vec![("domains", "evil.example")]),
+            (format!("{SETTINGS}filters/"), vec![("localhost", "1")]),
+            (format!("{SETTINGS}data-scrubbing/"), vec![("scrub_data", "")]),
+            (format!("{SETTINGS}keys/{key}/"), vec![("rate_window", "1"), ("rate_count", "1")]),
+            (format!("{SETTINGS}retention/"), vec![("days", "1")]),
+        ];
+        for (path, fields) in &posts {
+            let reply = api.post_form(&session, path, fields).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+        }
+        assert_eq!((project(&api).await, first_key(&api).await), before, "nothing changed");
+        let filters = api.get(&api.project_path("filters/")).await.json();
+        assert!(filters.as_array().unwrap().iter().all(|f| f["active"] == false), "{filters}");
+    }
+
+    async fn attachments_download_from_the_issue_page(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let event = sdk_event(5);
+        let item = json!({ "type": "attachment", "length": 12, "filename": "log \"1\".txt", "content_type": "text/html" });
+        deliver(&api, &event, &[(item, &b"<b>hello</b>"[..])]).await;
+        let id = issue_id(&api, "KeyError").await;
+        let page = ok_html(&api.page(&session, &format!("/organizations/acme/issues/{id}/")).await);
+        assert!(page.contains("<h2>Attachments</h2>"), "{page}");
+        let prefix = format!("/organizations/acme/issues/{id}/events/{:032x}/attachments/", 5);
+        let at = page.find(&format!("href=\"{prefix}")).expect("a download link") + "href=\"".len();
+        let href = page[at..].split('"').next().unwrap().to_string();
+        assert!(page.contains("log \"1\".txt</a>"));
+        let file = api.page(&session, &href).await;
+        assert_eq!(file.status, StatusCode::OK, "{}", text(&file));
+        assert_eq!(file.body, b"<b>hello</b>".to_vec());
+        assert_eq!(file.headers["content-disposition"], "attachment; filename=\"log _1_.txt\"");
+        assert_eq!(file.headers["content-type"], "application/octet-stream", "never shown inline");
+        assert_eq!(file.headers["x-content-type-options"], "nosniff");
+        // Unknown or malformed attachment ids, and the wrong event's path, are not found.
+        for bad in [format!("{prefix}999999/"), format!("{prefix}abc/"), href.replace(&format!("{:032x}", 5), &format!("{:032x}", 6))] {
+            assert_eq!(api.page(&session, &bad).await.status, StatusCode::NOT_FOUND, "{bad}");
+        }
+        // Without a session: sign in first.
+        let anonymous = api.request("GET", &href, &[], Body::empty()).await;
+        assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    }
+
+    async fn bad_input_is_a_client_error_never_a_500(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let id = api.make_issue("Something").await;
+        let missing = api.page(&session, "/organizations/acme/issues/999999999/").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(text(&missing).contains("Not found."), "a 404 page");
+        let long = "9".repeat(5000);
+        let list = "/organizations/acme/issues/";
+        let paths = [
+            "/organizations/acme/issues/abc/".to_string(),
+            "/organizations/acme/issues/-1/".to_string(),
+            "/organizations/acme/issues/99999999999999999999999/".to_string(),
+            format!("/organizations/acme/issues/{id}/events/not-an-id/"),
+            format!("/organizations/acme/issues/{id}/events/{long}/"),
+            format!("/organizations/acme/issues/{id}/events/not-an-id/json/"),
+            format!("/organizations/acme/issues/{id}/events/latest/attachments/1/"),
+            format!("{list}?cursor=-1"),
+            format!("{list}?cursor=abc"),
+            format!("{list}?cursor=99999999999999999999999"),
+            format!("{list}?cursor=9223372036854775807"),
+            format!("{list}?cursor=4611686018427387903"),
+            format!("{list}?cursor=1:2:3:4"),
+            format!("{list}?project=abc"),
+            format!("{list}?project=-5"),
+            format!("{list}?query=%FF%FE"),
+            format!("{list}?query=a&query=b"),
+            format!("{list}?query={}", "word%20".repeat(2000)),
+            format!("{list}?query=is%3A{}", "x".repeat(3000)),
+            format!("{list}?{}", "a=1&".repeat(2000)),
+            "/organizations/acme/stats/?statsPeriod=999y".to_string(),
+            "/organizations/acme/stats/?statsPeriod=".to_string(),
+            "/organizations/acme/stats/?statsPeriod=-1h".to_string(),
+            "/organizations/acme/stats/?project=abc".to_string(),
+            "/organizations/acme/stats/?project=99999".to_string(),
+            format!("/organizations/acme/stats/?category={}", "c".repeat(5000)),
+            "/organizations/acme/stats/?category=%3Cscript%3E".to_string(),
+            format!("{SETTINGS}?saved=%3Cscript%3E"),
+            "/settings/acme/projects/nope/".to_string(),
+        ];
+        for path in &paths {
+            let reply = api.page(&session, path).await;
+            let status = reply.status.as_u16();
+            assert!(status == 200 || (400..500).contains(&status), "{status} for {}", &path[..path.len().min(120)]);
+            assert!(!text(&reply).contains("<script>"), "{path}");
+        }
+        // Offsets past the end are an empty page with a way back.
+        let far = ok_html(&api.page(&session, &format!("{list}?cursor=1000")).await);
+        assert!(far.contains("No issues match.") && far.contains("rel=\"prev\""), "{far}");
+    }
+}
