@@ -318,6 +318,59 @@ on_both_stores! {
         assert_eq!(status(&api, &id).await, "unresolved");
     }
 
+    async fn user_feedback_shows_on_the_issue_page(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let event = sdk_event(3);
+        let report = json!({ "event_id": event["event_id"], "name": "Ann <b>", "email": "ann@example.com",
+            "comments": "It broke <script>alert(1)</script> at checkout" });
+        let item = json!({ "type": "user_report" });
+        let payload = report.to_string().into_bytes();
+        deliver(&api, &event, &[(item, &payload[..])]).await;
+        let id = issue_id(&api, "KeyError").await;
+        let raw = text(&api.page(&session, &format!("{LIST}{id}/")).await);
+        assert!(!raw.contains("<script>alert") && !raw.contains("Ann <b>"), "escaped");
+        let page = unescape(&raw);
+        assert!(page.contains("<h2>User feedback</h2>"), "{page}");
+        assert!(page.contains("It broke <script>alert(1)</script> at checkout"));
+        assert!(page.contains("Ann <b> <ann@example.com>"));
+        assert!(page.contains("<dt>Feedback</dt><dd>1</dd>"), "the header counts it");
+    }
+
+    async fn a_form_sent_after_the_session_ended_comes_back_somewhere_that_exists(api) {
+        let password = api.create_user("ann@example.com", "acme", "member").await;
+        let id = api.make_issue("Later problem").await;
+        let form = ("content-type", "application/x-www-form-urlencoded");
+        let list = format!("{LIST}?query=Later");
+        let referer = format!("http://localhost{list}");
+        for path in [format!("{LIST}bulk/"), format!("{LIST}{id}/")] {
+            let headers = [form, ("referer", referer.as_str())];
+            let body = format!("csrf=stale&id={id}&status=resolved");
+            let refused = api.request("POST", &path, &headers, body).await;
+            assert_eq!(refused.status, StatusCode::SEE_OTHER, "{path}");
+            let login = refused.headers["location"].to_str().unwrap().to_string();
+            let next = login.strip_prefix("/auth/login/?next=").expect("to sign-in");
+            let next: String = form_urlencoded::parse(format!("n={next}").as_bytes()).next().unwrap().1.into_owned();
+            // After signing in, the browser GETs `next`: it must be a page, not the form's target.
+            let session = api.sign_in("ann@example.com", &password).await;
+            let landing = api.page(&session, &next).await;
+            assert_eq!(landing.status, StatusCode::OK, "{path} sent sign-in back to {next}");
+        }
+        assert_eq!(status(&api, &id).await, "unresolved", "nothing was done without a session");
+    }
+
+    async fn bulk_forms_with_bad_ids_are_refused(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        let id = api.make_issue("Bulk target").await;
+        let bulk = format!("{LIST}bulk/");
+        for fields in [vec![("id", "abc"), ("status", "resolved")], vec![("id", id.as_str()), ("status", "gone")], vec![("id", id.as_str())]] {
+            let reply = api.post_form(&session, &bulk, &fields).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{fields:?}: {}", text(&reply));
+        }
+        let huge = api.post_form(&session, &bulk, &[("id", "99999999999999999999999"), ("status", "resolved")]).await;
+        assert!(huge.status.is_client_error());
+        assert_eq!(status(&api, &id).await, "unresolved");
+    }
+
     async fn another_organizations_pages_are_not_found(api) {
         api.rival().await;
         let session = signed_in(&api, "ann@example.com", "owner").await;

@@ -6,10 +6,22 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::pages::{deliver, issue_id, ok_html, sdk_event, signed_in, text};
+use crate::pages::{deliver, issue_id, ok_html, sdk_event, send_envelope, signed_in, text};
 use crate::Api;
 
 const SETTINGS: &str = "/settings/acme/projects/web/";
+
+/// Real SDK and CLI captures (`tests/data/vectors`): errors, messages and a transaction.
+const CAPTURES: [&str; 8] = [
+    "python-sdk-2.75.0_error_gzip",
+    "python-sdk-2.75.0_error_brotli",
+    "python-sdk-2.75.0_429-first",
+    "python-sdk-2.75.0_message",
+    "python-sdk-2.75.0_transaction",
+    "sentry-cli-3.8.0_send-event-message",
+    "sentry-cli-3.8.0_send-event-file",
+    "sentry-cli-3.8.0_429",
+];
 
 /// The API's view of acme/web.
 async fn project(api: &Api) -> Value {
@@ -171,6 +183,42 @@ on_both_stores! {
         // Without a session: sign in first.
         let anonymous = api.request("GET", &href, &[], Body::empty()).await;
         assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    }
+
+    async fn every_real_capture_renders(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        for name in CAPTURES {
+            let body = std::fs::read(format!("{}/../tests/data/vectors/{name}.envelope", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let status = send_envelope(&api, api.boot.project_id, &api.boot.public_key, body).await;
+            assert_eq!(status, StatusCode::OK, "{name}");
+        }
+        api.process_pending().await;
+        let issues = api.get(&api.project_path("issues/?query=")).await.json();
+        let mut titles: Vec<&str> = issues.as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+        titles.sort();
+        assert_eq!(titles.len(), 5, "three KeyErrors are one issue; a transaction is none: {titles:?}");
+        let mut pages = String::new();
+        for issue in issues.as_array().unwrap() {
+            let id = issue["id"].as_str().unwrap();
+            let page = ok_html(&api.page(&session, &format!("/organizations/acme/issues/{id}/")).await);
+            let raw = api.page(&session, &format!("/organizations/acme/issues/{id}/events/latest/json/")).await;
+            assert_eq!(raw.status, StatusCode::OK);
+            assert!(raw.json()["event_id"].is_string());
+            pages.push_str(&page);
+        }
+        for expected in [
+            "<h2>Message</h2><pre class=\"message\">second event after 429</pre>",
+            "hello from sentry-cli",
+            "<span class=\"type\">ValueError</span>: <span class=\"value\">bad input</span>",
+            "<span class=\"fn\">handler</span> <span class=\"muted\">in</span> <span class=\"loc\">app.views</span>",
+            "<h3>Device</h3>",
+            "<td>6.18.44-fc-v657</td>",
+            "<span class=\"type\">KeyError</span>",
+        ] {
+            assert!(pages.contains(expected), "{expected}");
+        }
+        let list = ok_html(&api.page(&session, "/organizations/acme/issues/").await);
+        assert_eq!(list.matches("<svg class=\"spark\"").count(), 5);
     }
 
     async fn bad_input_is_a_client_error_never_a_500(api) {
