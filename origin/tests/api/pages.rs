@@ -269,7 +269,8 @@ on_both_stores! {
         let c = api.make_issue("Third problem").await;
         let bulk = format!("{LIST}bulk/");
         let back = format!("{LIST}?query=problem");
-        for (action, listed) in [("resolved", "is:resolved"), ("ignored", "is:ignored"), ("unresolved", "is:unresolved")] {
+        let actions = [("resolved", "is:resolved"), ("ignored", "is:ignored"), ("unresolved", "is:unresolved")];
+        for (action, listed) in actions {
             let fields = [("id", a.as_str()), ("id", b.as_str()), ("status", action), ("next", back.as_str())];
             let done = api.post_form(&session, &bulk, &fields).await;
             assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", text(&done));
@@ -362,7 +363,12 @@ on_both_stores! {
         let session = signed_in(&api, "ann@example.com", "member").await;
         let id = api.make_issue("Bulk target").await;
         let bulk = format!("{LIST}bulk/");
-        for fields in [vec![("id", "abc"), ("status", "resolved")], vec![("id", id.as_str()), ("status", "gone")], vec![("id", id.as_str())]] {
+        let forms = [
+            vec![("id", "abc"), ("status", "resolved")],
+            vec![("id", id.as_str()), ("status", "gone")],
+            vec![("id", id.as_str())],
+        ];
+        for fields in forms {
             let reply = api.post_form(&session, &bulk, &fields).await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{fields:?}: {}", text(&reply));
         }
@@ -398,7 +404,8 @@ on_both_stores! {
         }
         // Forms too: nothing of the rival's changes.
         let project_path = "/api/0/projects/rival/web/";
-        let domains = api.send("GET", project_path, Some(&rival.token), Body::empty()).await.json()["allowedDomains"].clone();
+        let rival_get = async |path: &str| api.send("GET", path, Some(&rival.token), Body::empty()).await.json();
+        let domains = rival_get(project_path).await["allowedDomains"].clone();
         let posts = [
             (format!("/organizations/rival/issues/{issue}/"), vec![("status", "resolved")]),
             (format!("/organizations/acme/issues/{issue}/"), vec![("status", "resolved")]),
@@ -410,10 +417,8 @@ on_both_stores! {
         }
         let sneaky = [("id", issue.as_str()), ("status", "resolved")];
         assert_eq!(api.post_form(&session, &format!("{LIST}bulk/"), &sneaky).await.status, StatusCode::SEE_OTHER);
-        let theirs = api.send("GET", &format!("/api/0/organizations/rival/issues/{issue}/"), Some(&rival.token), Body::empty()).await;
-        assert_eq!(theirs.json()["status"], "unresolved");
-        let project = api.send("GET", project_path, Some(&rival.token), Body::empty()).await;
-        assert_eq!(project.json()["allowedDomains"], domains);
+        assert_eq!(rival_get(&format!("/api/0/organizations/rival/issues/{issue}/")).await["status"], "unresolved");
+        assert_eq!(rival_get(project_path).await["allowedDomains"], domains);
         // Acme's list does not show it.
         let list = ok_html(&api.page(&session, &format!("{LIST}?query=")).await);
         assert!(!list.contains("Rival secret"));
@@ -437,7 +442,9 @@ on_both_stores! {
             "stacktrace": { "frames": [{ "function": xss, "context_line": xss, "in_app": true }] } }] });
         deliver(&api, &event, &[]).await;
         let id = issue_id(&api, "Evil").await;
-        for path in [LIST.to_string(), format!("{LIST}?query=Evil"), format!("{LIST}{id}/"), format!("{LIST}{id}/events/latest/")] {
+        let issue = format!("{LIST}{id}/");
+        let paths = [LIST.to_string(), format!("{LIST}?query=Evil"), format!("{issue}events/latest/"), issue];
+        for path in paths {
             let page = text(&api.page(&session, &path).await);
             assert!(page.contains("alert(1)"), "the text is shown: {path}");
             assert!(!page.contains("<script>alert"), "{path}: {page}");

@@ -4,9 +4,10 @@
 
 use axum::body::Body;
 use axum::http::StatusCode;
+use picket_origin::store::Store;
 use serde_json::{json, Value};
 
-use crate::pages::{deliver, issue_id, ok_html, sdk_event, send_envelope, signed_in, text};
+use crate::pages::{deliver, envelope, issue_id, ok_html, sdk_event, send_envelope, signed_in, text};
 use crate::Api;
 
 const SETTINGS: &str = "/settings/acme/projects/web/";
@@ -54,6 +55,50 @@ on_both_stores! {
         assert!(other.contains("transaction over the last 24 hours"), "{other}");
     }
 
+    async fn a_key_rate_limit_set_in_settings_shows_in_stats(api) {
+        let session = signed_in(&api, "owner@example.com", "owner").await;
+        let key = first_key(&api).await["id"].as_str().unwrap().to_string();
+        let fields = [("label", "Default"), ("active", "1"), ("rate_window", "3600"), ("rate_count", "1")];
+        let saved = api.post_form(&session, &format!("{SETTINGS}keys/{key}/"), &fields).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        let mut statuses = Vec::new();
+        for n in 0..3 {
+            statuses.push(api.send_event(&api.boot.public_key, &format!("Limited {n}")).await.as_u16());
+        }
+        assert_eq!(statuses, [200, 429, 429]);
+        api.process_pending().await;
+        let page = ok_html(&api.page(&session, "/organizations/acme/stats/").await);
+        let row = "<th scope=\"row\">error</th><td class=\"num\">1</td><td class=\"num\">0</td>\
+                   <td class=\"num\">2</td>";
+        assert!(page.contains(row), "1 accepted, 2 rate-limited: {page}");
+        assert!(page.contains("<rect class=\"s-rate_limited\""));
+    }
+
+    async fn projects_filter_the_issue_list_and_stats(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        api.make_issue("Web problem").await;
+        let org = api.store.organization("acme").await.unwrap().unwrap();
+        let app = api.store.create_project(org.id, "app").await.unwrap().unwrap();
+        let made = api.send("POST", "/api/0/projects/acme/app/keys/", None, Body::empty()).await.json();
+        let key = made["public"].as_str().unwrap();
+        let event = json!({ "event_id": format!("{:032x}", 8), "message": "App problem", "level": "warning" });
+        let status = send_envelope(&api, app.id, key, envelope(&event, &[])).await;
+        assert_eq!(status, StatusCode::OK);
+        api.process_pending().await;
+        let all = ok_html(&api.page(&session, "/organizations/acme/issues/").await);
+        assert!(all.contains("Web problem") && all.contains("App problem") && all.contains("APP-1"), "{all}");
+        assert!(all.contains(&format!("<option value=\"{}\">app</option>", app.id)), "a project filter");
+        let only = ok_html(&api.page(&session, &format!("/organizations/acme/issues/?project={}", app.id)).await);
+        assert!(only.contains("App problem") && !only.contains("Web problem"), "{only}");
+        assert!(only.contains(&format!("<option value=\"{}\" selected>app</option>", app.id)));
+        let tab = format!("/organizations/acme/issues/?query=is%3Aresolved&project={}", app.id);
+        assert!(only.contains(&format!("href=\"{}\"", tab)), "tabs keep the project: {only}");
+        let stats = ok_html(&api.page(&session, &format!("/organizations/acme/stats/?project={}", app.id)).await);
+        assert!(stats.contains("<th scope=\"row\">error</th><td class=\"num\">1</td>"), "{stats}");
+        let stats = ok_html(&api.page(&session, "/organizations/acme/stats/").await);
+        assert!(stats.contains("<th scope=\"row\">error</th><td class=\"num\">2</td>"));
+    }
+
     async fn settings_show_the_dsn_and_snippets(api) {
         let session = signed_in(&api, "ann@example.com", "member").await;
         let headers = [("cookie", session.cookie.as_str()), ("host", "picket.example:9000")];
@@ -85,7 +130,8 @@ on_both_stores! {
         };
 
         let domains = "example.com\n*.example.org\n";
-        saved(api.post_form(&session, &format!("{SETTINGS}allowed-domains/"), &[("domains", domains)]).await, "domains");
+        let path = format!("{SETTINGS}allowed-domains/");
+        saved(api.post_form(&session, &path, &[("domains", domains)]).await, "domains");
         assert_eq!(project(&api).await["allowedDomains"], json!(["example.com", "*.example.org"]));
 
         let filters = [("localhost", "1"), ("web_crawlers", "1"), ("error_messages", "*ResizeObserver*")];
@@ -161,7 +207,8 @@ on_both_stores! {
     async fn attachments_download_from_the_issue_page(api) {
         let session = signed_in(&api, "ann@example.com", "member").await;
         let event = sdk_event(5);
-        let item = json!({ "type": "attachment", "length": 12, "filename": "log \"1\".txt", "content_type": "text/html" });
+        let item =
+            json!({ "type": "attachment", "length": 12, "filename": "log \"1\".txt", "content_type": "text/html" });
         deliver(&api, &event, &[(item, &b"<b>hello</b>"[..])]).await;
         let id = issue_id(&api, "KeyError").await;
         let page = ok_html(&api.page(&session, &format!("/organizations/acme/issues/{id}/")).await);
@@ -177,7 +224,8 @@ on_both_stores! {
         assert_eq!(file.headers["content-type"], "application/octet-stream", "never shown inline");
         assert_eq!(file.headers["x-content-type-options"], "nosniff");
         // Unknown or malformed attachment ids, and the wrong event's path, are not found.
-        for bad in [format!("{prefix}999999/"), format!("{prefix}abc/"), href.replace(&format!("{:032x}", 5), &format!("{:032x}", 6))] {
+        let other_event = href.replace(&format!("{:032x}", 5), &format!("{:032x}", 6));
+        for bad in [format!("{prefix}999999/"), format!("{prefix}abc/"), other_event] {
             assert_eq!(api.page(&session, &bad).await.status, StatusCode::NOT_FOUND, "{bad}");
         }
         // Without a session: sign in first.
@@ -188,7 +236,8 @@ on_both_stores! {
     async fn every_real_capture_renders(api) {
         let session = signed_in(&api, "ann@example.com", "member").await;
         for name in CAPTURES {
-            let body = std::fs::read(format!("{}/../tests/data/vectors/{name}.envelope", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let file = format!("{}/../tests/data/vectors/{name}.envelope", env!("CARGO_MANIFEST_DIR"));
+            let body = std::fs::read(file).unwrap();
             let status = send_envelope(&api, api.boot.project_id, &api.boot.public_key, body).await;
             assert_eq!(status, StatusCode::OK, "{name}");
         }
@@ -259,6 +308,10 @@ on_both_stores! {
             "/organizations/acme/stats/?category=%3Cscript%3E".to_string(),
             format!("{SETTINGS}?saved=%3Cscript%3E"),
             "/settings/acme/projects/nope/".to_string(),
+            // Addresses no page has (JSON 404s from the ingest fallback today).
+            format!("/organizations/acme/issues/{id}/events/"),
+            "/organizations/acme/issues".to_string(),
+            "/settings/acme/projects/web".to_string(),
         ];
         for path in &paths {
             let reply = api.page(&session, path).await;
