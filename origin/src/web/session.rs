@@ -195,6 +195,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sign_in_comes_back_to_a_page() {
+        let parts = |method: &str, uri: &str, referer: Option<&str>| {
+            let mut r = axum::http::Request::builder().method(method).uri(uri);
+            if let Some(referer) = referer {
+                r = r.header(REFERER, referer);
+            }
+            r.body(()).unwrap().into_parts().0
+        };
+        assert_eq!(
+            come_back_to(&parts("GET", "/organizations/acme/issues/?query=x", None)),
+            "/organizations/acme/issues/?query=x"
+        );
+        let form = |referer| come_back_to(&parts("POST", "/organizations/acme/issues/bulk/", referer));
+        assert_eq!(
+            form(Some("https://picket.example/organizations/acme/issues/?query=x")),
+            "/organizations/acme/issues/?query=x"
+        );
+        assert_eq!(form(Some("https://picket.example//evil.example/")), "/");
+        assert_eq!(form(Some("https://picket.example")), "/");
+        assert_eq!(form(Some("nonsense")), "/");
+        assert_eq!(form(None), "/");
+    }
+
+    #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
         h.append(COOKIE_HEADER, HeaderValue::from_static("a=1; picket_session=abc"));

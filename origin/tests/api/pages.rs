@@ -33,7 +33,9 @@ pub fn unescape(html: &str) -> String {
 #[track_caller]
 pub fn ok_html(reply: &Reply) -> String {
     assert_eq!(reply.status, StatusCode::OK, "{}", text(reply));
-    unescape(&text(reply))
+    let html = text(reply);
+    assert!(!html.contains("NaN") && !html.contains("=\"inf"), "a chart drew nonsense: {html}");
+    unescape(&html)
 }
 
 /// Signs in a new user of `acme` with `role`.
@@ -118,6 +120,7 @@ on_both_stores! {
         let row = &page[page.find(&format!("value=\"{id}\"")).unwrap()..];
         let row = &row[..row.find("</tr>").unwrap()];
         assert!(row.contains("<td class=\"num wide\">2</td>"), "two events: {row}");
+        assert!(row.contains("<td class=\"num wide\">1</td>"), "one user (id 42): {row}");
         assert!(row.contains("<svg class=\"spark\""), "{row}");
         assert!(row.contains("2 events in the last 24 hours"), "the sparkline counts them: {row}");
         assert!(page.contains("Quiet thing"));

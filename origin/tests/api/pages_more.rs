@@ -165,6 +165,16 @@ on_both_stores! {
         saved(api.post_form(&session, &format!("{SETTINGS}retention/"), &[("days", "30")]).await, "retention");
         assert_eq!(project(&api).await["eventRetention"], 30);
 
+        let never = api.post_form(&session, &format!("{SETTINGS}retention/"), &[("days", "forever")]).await;
+        assert_eq!(never.status, StatusCode::BAD_REQUEST);
+        // A key of another project of the organization is not this project's.
+        let org = api.store.organization("acme").await.unwrap().unwrap();
+        api.store.create_project(org.id, "app").await.unwrap().unwrap();
+        let app_key = api.send("POST", "/api/0/projects/acme/app/keys/", None, Body::empty()).await.json();
+        let app_key = app_key["id"].as_str().unwrap();
+        let crossed = api.post_form(&session, &format!("{SETTINGS}keys/{app_key}/"), &fields).await;
+        assert_eq!(crossed.status, StatusCode::NOT_FOUND);
+
         // The page shows what was saved.
         let page = ok_html(&api.page(&session, &format!("{SETTINGS}?saved=filters")).await);
         for shown in [
