@@ -7,9 +7,9 @@
 //! when the request came over https, see [`is_https`]).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{COOKIE as COOKIE_HEADER, HOST, ORIGIN};
+use axum::http::header::{COOKIE as COOKIE_HEADER, HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
 
 use super::PageError;
@@ -72,9 +72,7 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let sign_in = || PageError::SignIn {
-            next: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
-        };
+        let sign_in = || PageError::SignIn { next: come_back_to(parts) };
         let Some(token) = cookie(&parts.headers, COOKIE).filter(|t| is_token(t)) else {
             return Err(sign_in());
         };
@@ -89,6 +87,17 @@ impl FromRequestParts<AppState> for Viewer {
         let memberships = state.store.memberships(session.user.id).await?;
         Ok(Viewer { user: session.user, memberships, csrf: session.csrf })
     }
+}
+
+/// Where sign-in leads back to: the page asked for, or for a form (which has no page at its
+/// own address) the page it was sent from, when the `Referer` names a path here; else `/`.
+pub fn come_back_to(parts: &Parts) -> String {
+    if parts.method == Method::GET || parts.method == Method::HEAD {
+        return parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    }
+    let referer = parts.headers.get(REFERER).and_then(|r| r.to_str().ok()).unwrap_or("");
+    let path = referer.split_once("://").and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]));
+    path.and_then(super::auth::local_path).unwrap_or("/").to_string()
 }
 
 /// A page's form body (`application/x-www-form-urlencoded`, repeated keys allowed as lists
@@ -184,6 +193,30 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_comes_back_to_a_page() {
+        let parts = |method: &str, uri: &str, referer: Option<&str>| {
+            let mut r = axum::http::Request::builder().method(method).uri(uri);
+            if let Some(referer) = referer {
+                r = r.header(REFERER, referer);
+            }
+            r.body(()).unwrap().into_parts().0
+        };
+        assert_eq!(
+            come_back_to(&parts("GET", "/organizations/acme/issues/?query=x", None)),
+            "/organizations/acme/issues/?query=x"
+        );
+        let form = |referer| come_back_to(&parts("POST", "/organizations/acme/issues/bulk/", referer));
+        assert_eq!(
+            form(Some("https://picket.example/organizations/acme/issues/?query=x")),
+            "/organizations/acme/issues/?query=x"
+        );
+        assert_eq!(form(Some("https://picket.example//evil.example/")), "/");
+        assert_eq!(form(Some("https://picket.example")), "/");
+        assert_eq!(form(Some("nonsense")), "/");
+        assert_eq!(form(None), "/");
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

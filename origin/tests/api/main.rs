@@ -32,6 +32,8 @@ mod keys;
 mod layering;
 mod lifecycle;
 mod overflow;
+mod pages;
+mod pages_more;
 mod pages_store;
 mod people;
 // Shared with tests/integration; each binary uses part of it.
