@@ -9,6 +9,14 @@ use crate::http::{api, fallback, filters, ingest, items, quotas, relay, stats};
 use crate::state::AppState;
 use crate::web;
 
+async fn fallback(state: axum::extract::State<AppState>, request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.method() == axum::http::Method::GET && web::is_page_path(request.uri().path()) {
+        return web::no_page(request.uri().clone()).await;
+    }
+    ingest::ingest(state, request).await.into_response()
+}
+
 /// Builds the origin's router over `state`: each module's routes, then what no route takes.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -23,8 +31,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/0/{*rest}", axum::routing::any(fallback::no_route))
         .method_not_allowed_fallback(fallback::wrong_method)
         .route_layer(fallback::catch_panic())
-        // Everything else is judged by the core: ingest endpoints, health checks, and 404s.
-        .fallback(ingest::ingest)
+        // Everything else is judged by the core: ingest endpoints, health checks, and 404s;
+        // but under the UI's prefixes a page answers (a redirect to the slashed URL, or a 404).
+        .fallback(fallback)
         // Outermost, so it sees every answer: the one place a storage failure is logged.
         .layer(axum::middleware::from_fn(error::log_causes))
         .with_state(state)

@@ -72,16 +72,8 @@ fn tour(name: &str, envs: &[(&str, &str)]) {
     let rival_event = python_ui_event(&format!("http://{key}@{host}/{project_id}"));
     let rival_issue = issue_of(&origin, token["token"].as_str().unwrap(), "rival", "shop", &rival_event);
     let foreign = format!("/organizations/rival/issues/{rival_issue}/");
-    let args = [
-        "tour",
-        name,
-        &origin.url,
-        &b.organization,
-        &b.owner_email,
-        &b.owner_password,
-        "ZeroDivisionError",
-        &foreign,
-    ];
+    let args =
+        ["tour", name, &origin.url, &b.organization, &b.owner_email, &b.owner_password, "ZeroDivisionError", &foreign];
     let result = drive_ui(&args);
     assert!(result["checks"].as_array().unwrap().len() > 40, "the tour ran its checks: {result}");
     assert!(result["screenshots"].as_array().unwrap().len() >= 10, "screenshots kept: {result}");

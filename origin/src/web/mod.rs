@@ -30,6 +30,26 @@ pub fn routes() -> Router<AppState> {
         .merge(pages::routes())
 }
 
+/// Whether `path` is under the UI's prefixes, where what no page takes answers as a page
+/// ([`no_page`]) rather than as ingest's JSON.
+pub fn is_page_path(path: &str) -> bool {
+    ["/organizations/", "/settings/", "/auth/"].iter().any(|p| path.starts_with(p))
+}
+
+/// A UI address without its trailing slash goes to the slashed one (Sentry's URLs all end in
+/// `/`); anything else under the UI's prefixes is a 404 page.
+pub async fn no_page(uri: axum::http::Uri) -> axum::response::Response {
+    let path = uri.path();
+    if !path.ends_with('/') {
+        let to = match uri.query() {
+            Some(q) => format!("{path}/?{q}"),
+            None => format!("{path}/"),
+        };
+        return axum::response::Redirect::permanent(&to).into_response();
+    }
+    PageError::NotFound.into_response()
+}
+
 async fn stylesheet() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "public, max-age=300")], STYLESHEET)
 }

@@ -280,6 +280,25 @@ on_both_stores! {
         assert_eq!(list.matches("<svg class=\"spark\"").count(), 5);
     }
 
+    async fn ui_addresses_without_their_slash_redirect_and_unknown_ones_are_404_pages(api) {
+        let session = signed_in(&api, "ann@example.com", "member").await;
+        for (path, to) in [
+            ("/organizations/acme/issues", "/organizations/acme/issues/"),
+            ("/organizations/acme/issues?query=is:resolved", "/organizations/acme/issues/?query=is:resolved"),
+            ("/settings/acme/projects/web", "/settings/acme/projects/web/"),
+            ("/auth/login", "/auth/login/"),
+        ] {
+            let reply = api.page(&session, path).await;
+            assert_eq!(reply.status, StatusCode::PERMANENT_REDIRECT, "{path}");
+            assert_eq!(reply.headers.get("location").unwrap(), to, "{path}");
+        }
+        for path in ["/organizations/acme/nothing/", "/settings/acme/nothing/here/", "/auth/nothing/"] {
+            let reply = api.page(&session, path).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+            assert!(text(&reply).contains("Not found."), "{path}: a 404 page, not JSON");
+        }
+    }
+
     async fn bad_input_is_a_client_error_never_a_500(api) {
         let session = signed_in(&api, "ann@example.com", "member").await;
         let id = api.make_issue("Something").await;
