@@ -102,6 +102,22 @@ impl Drop for Dev {
 
 crate::on_both_edges!(scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt);
 
+/// Signs in at the origin's `/auth/login/` as a browser does (the form's CSRF cookie, then the
+/// form); the status of the answer (303 when it worked).
+fn sign_in(origin_port: u16, email: &str, password: &str) -> u16 {
+    let login = format!("http://127.0.0.1:{origin_port}/auth/login/");
+    let form = request("GET", &login, &[], b"").unwrap();
+    let cookie = form.header("set-cookie").and_then(|c| c.split(';').next()).unwrap().to_string();
+    let csrf = cookie.strip_prefix("picket_login_csrf=").expect("the login form's CSRF cookie");
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", csrf)
+        .append_pair("email", email)
+        .append_pair("password", password)
+        .finish();
+    let headers = [("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    request("POST", &login, &headers, body.as_bytes()).unwrap().status
+}
+
 fn scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt(kind: Kind) {
     let mut dev = Dev::start(kind);
     let (env, edge_port, origin_port) = (dev.env.clone(), dev.edge_port, dev.origin_port);
@@ -114,6 +130,15 @@ fn scripts_dev_runs_the_system_writes_dev_env_and_stops_on_interrupt(kind: Kind)
     assert!(printed.contains(&env["SENTRY_DSN"]), "the DSN is printed:\n{printed}");
     let which = if kind == Kind::Spin { "the Spin edge" } else { "the Cloudflare edge" };
     assert!(printed.contains(which), "it says which edge runs:\n{printed}");
+    // It prints the web UI and the first owner's sign-in, and they sign in.
+    let boot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dev.data.path().join("bootstrap.json")).unwrap()).unwrap();
+    let (email, password) = (boot["owner_email"].as_str().unwrap(), boot["owner_password"].as_str().unwrap());
+    let ui = format!("web UI: http://127.0.0.1:{origin_port}/");
+    assert!(printed.contains(&ui), "the web UI's URL is printed:\n{printed}");
+    assert!(printed.contains(&format!("{email} / {password}")), "the owner's sign-in is printed:\n{printed}");
+    assert_eq!(sign_in(origin_port, email, password), 303, "the printed sign-in works");
+    assert_eq!(sign_in(origin_port, email, "not-the-password"), 401);
 
     // An SDK pointed at the printed DSN reaches the origin through the edge.
     let mut options = sentry::ClientOptions::new();
