@@ -54,11 +54,17 @@ async fn handle(req: Request) -> Answer {
             return answer(reject.response());
         }
     }
-    let headers: picket::Headers = parts
+    let mut headers: picket::Headers = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
+    if headers.get("host").is_none() {
+        // The tunnel compares DSN hosts with this edge's own: the URI's when no Host came.
+        if let Some(authority) = parts.uri.authority() {
+            headers.push("host", authority.as_str());
+        }
+    }
     // Spin names the peer in `spin-client-addr` (`ip:port`).
     let client_ip = parts
         .headers

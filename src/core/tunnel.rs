@@ -96,7 +96,7 @@ impl Tunnel {
         let dsn = dsn.ok_or(Reject::TunnelDsn("the envelope header has no dsn"))?;
         let parsed = auth::parse_dsn(dsn).map_err(|_| Reject::TunnelDsn("the envelope header's dsn is not a DSN"))?;
         let host = dsn_authority(dsn);
-        let own = own_host.is_some_and(|own| hostname(&own.trim().to_ascii_lowercase()) == hostname(&host));
+        let own = own_host.is_some_and(|own| same_host(&own.trim().to_ascii_lowercase(), &host));
         if !(own || cors::is_allowed(&format!("dsn://{host}"), &self.dsn_hosts)) {
             return Err(Reject::TunnelHostNotAllowed(host));
         }
@@ -111,14 +111,21 @@ fn dsn_authority(dsn: &str) -> String {
     authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_ascii_lowercase()
 }
 
-/// The host of `host[:port]` (an IPv6 literal keeps its brackets).
-fn hostname(authority: &str) -> &str {
+/// `host[:port]` split into the host (an IPv6 literal keeps its brackets) and the port, if any.
+fn split_port(authority: &str) -> (&str, Option<&str>) {
     authority
         .rsplit_once(':')
         .filter(|(host, port)| {
             port.bytes().all(|b| b.is_ascii_digit()) && (!host.starts_with('[') || host.ends_with(']'))
         })
-        .map_or(authority, |(host, _)| host)
+        .map_or((authority, None), |(host, port)| (host, Some(port)))
+}
+
+/// Whether two authorities name the same host: the same host name, and the same port when
+/// both name one (a proxy in front often drops the default port from `Host`).
+fn same_host(a: &str, b: &str) -> bool {
+    let ((host_a, port_a), (host_b, port_b)) = (split_port(a), split_port(b));
+    host_a == host_b && (port_a.is_none() || port_b.is_none() || port_a == port_b)
 }
 
 /// [`ingest::prepare`] with the tunnel route: a request to the tunnel path is routed to the

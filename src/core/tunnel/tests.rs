@@ -102,7 +102,7 @@ fn the_route_matches_the_path_with_any_slashes_and_only_post_and_options() {
 fn a_dsn_is_admitted_for_this_edges_host_or_a_listed_one() {
     let tunnel = settings(&[("TUNNEL_DSN_HOSTS", "o1.ingest.example,*.sentry.example,ports.example:9000")]).unwrap();
     let admit = |dsn: &str, host: Option<&str>| tunnel.admit(Some(dsn), host);
-    // Its own host, with or without the port either side names.
+    // Its own host; ports count when both sides name one.
     assert_eq!(admit(&format!("http://{KEY}@edge.example:8787/42"), Some(EDGE)), Ok(42));
     assert_eq!(admit(&format!("https://{KEY}@EDGE.example/42"), Some(EDGE)), Ok(42));
     assert_eq!(admit(&format!("https://{KEY}@edge.example/42"), Some("edge.example")), Ok(42));
@@ -114,6 +114,7 @@ fn a_dsn_is_admitted_for_this_edges_host_or_a_listed_one() {
     for (dsn, host) in [
         (format!("https://{KEY}@evil.example/42"), "evil.example"),
         (format!("http://{KEY}@ports.example:9001/7"), "ports.example:9001"),
+        (format!("http://{KEY}@edge.example:6379/42"), "edge.example:6379"),
         (format!("https://{KEY}@edge.example.evil.example/42"), "edge.example.evil.example"),
         (format!("https://{KEY}@notsentry.example/42"), "notsentry.example"),
     ] {
