@@ -43,10 +43,10 @@ const PAGE = `<!doctype html>
       return event;
     },
   });
-  setTimeout(() => { throw new Error("picket browser uncaught " + marker); }, 0);
+  setTimeout(() => { throw new TypeError("picket browser uncaught " + marker); }, 0);
   // A rejection in a later task: one made while this script still runs is not reported to the
   // SDK's unhandledrejection handler in Chromium.
-  setTimeout(() => { Promise.reject(new Error("picket browser rejection " + marker)); }, 10);
+  setTimeout(() => { Promise.reject(new RangeError("picket browser rejection " + marker)); }, 10);
 </script></head>
 <body><h1>Picket browser SDK page</h1><p id="marker"></p>
 <script>document.getElementById("marker").textContent = marker;</script></body></html>`;
