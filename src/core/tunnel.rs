@@ -95,7 +95,7 @@ impl Tunnel {
     pub fn admit(&self, dsn: Option<&str>, own_host: Option<&str>) -> Result<u64, Reject> {
         let dsn = dsn.ok_or(Reject::TunnelDsn("the envelope header has no dsn"))?;
         let parsed = auth::parse_dsn(dsn).map_err(|_| Reject::TunnelDsn("the envelope header's dsn is not a DSN"))?;
-        let host = dsn_authority(dsn);
+        let host = url_authority(dsn);
         let own = own_host.is_some_and(|own| same_host(&own.trim().to_ascii_lowercase(), &host));
         if !(own || cors::is_allowed(&format!("dsn://{host}"), &self.dsn_hosts)) {
             return Err(Reject::TunnelHostNotAllowed(host));
@@ -104,8 +104,8 @@ impl Tunnel {
     }
 }
 
-/// `host[:port]` of a DSN, lowercased.
-fn dsn_authority(dsn: &str) -> String {
+/// `host[:port]` of a URL or DSN (without its user info), lowercased.
+pub fn url_authority(dsn: &str) -> String {
     let rest = dsn.split_once("://").map_or(dsn, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_ascii_lowercase()
