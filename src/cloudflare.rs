@@ -120,7 +120,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     };
     let url = req.url()?;
     let method = req.method().to_string();
-    let headers: picket::Headers = req.headers().entries().collect();
+    let mut headers: picket::Headers = req.headers().entries().collect();
+    if headers.get("host").is_none() {
+        // The tunnel compares DSN hosts with this edge's own: the URL's when no Host came.
+        if let Some(host) = url.host_str() {
+            headers.push("host", url.port().map_or_else(|| host.to_string(), |port| format!("{host}:{port}")));
+        }
+    }
     let client_ip = req.headers().get("cf-connecting-ip")?;
     let body = if matches!(req.method(), Method::Get | Method::Head) { Vec::new() } else { req.bytes().await? };
     let request = picket::Request {

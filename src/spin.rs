@@ -20,7 +20,7 @@ use spin_sdk::key_value::Store;
 use crate::core::config::{CachePolicy, Entry, Lookup, ProjectState};
 use crate::core::limit::{Check, Tally};
 use crate::core::quota::{CachedLimits, RateLimit};
-use crate::core::{self as picket, Reject};
+use crate::core::{self as picket, tunnel, Reject};
 use crate::edge::{self, Platform, Redelivery, Reply};
 
 /// The key-value store (label) Picket uses; declare it in `spin.toml`.
@@ -54,11 +54,22 @@ async fn handle(req: Request) -> Answer {
             return answer(reject.response());
         }
     }
-    let headers: picket::Headers = parts
+    let mut headers: picket::Headers = parts
         .headers
         .iter()
         .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
+    if headers.get("host").is_none() {
+        // The tunnel compares DSN hosts with this edge's own, which the runtime may keep out of
+        // the headers: the URI's authority, else the URL Spin names in `spin-full-url`.
+        let own = parts.uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
+            let url = parts.headers.get("spin-full-url").and_then(|v| v.to_str().ok())?;
+            Some(tunnel::url_authority(url)).filter(|a| !a.is_empty())
+        });
+        if let Some(own) = own {
+            headers.push("host", own);
+        }
+    }
     // Spin names the peer in `spin-client-addr` (`ip:port`).
     let client_ip = parts
         .headers

@@ -90,7 +90,23 @@ impl Forward {
 /// Step one: everything that needs no project state. `fresh_id` is used only when an event
 /// needs an id and brought none.
 pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step, Reject> {
-    let route = route(req.method, req.path)?;
+    prepare_route(route(req.method, req.path)?, req, limits, fresh_id, None)
+}
+
+/// Reads a tunnelled envelope's `dsn` header (absent: `None`) and names the project it is
+/// for, or refuses it ([`super::tunnel`]).
+pub(crate) type DsnCheck<'a> = &'a dyn Fn(Option<&str>) -> Result<u64, Reject>;
+
+/// [`prepare`] for a request already routed. With `tunnel`, the route is an envelope endpoint
+/// that names no project: the envelope's `dsn` header, once `tunnel` admits it, names it, and
+/// from then on the request is judged exactly as `/api/{project_id}/envelope/` would be.
+pub(crate) fn prepare_route(
+    mut route: Route,
+    req: &Request,
+    limits: &Limits,
+    fresh_id: EventId,
+    tunnel: Option<DsnCheck>,
+) -> Result<Step, Reject> {
     if route.action == Action::Preflight {
         return Ok(Step::Respond(cors::preflight()));
     }
@@ -109,6 +125,9 @@ pub fn prepare(req: &Request, limits: &Limits, fresh_id: EventId) -> Result<Step
         return Err(Reject::EmptyBody);
     }
     let mut envelope = envelope_for(route.endpoint, req, &body, limits, fresh_id)?;
+    if let Some(check) = tunnel {
+        route.project_id = Some(check(envelope.dsn())?);
+    }
     let auth = resolve_auth(request_auth, &envelope, route.project_id)?;
     if envelope.items.is_empty() {
         return Err(Reject::EmptyEnvelope);

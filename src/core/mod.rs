@@ -22,6 +22,7 @@ pub mod security;
 pub mod sign;
 pub mod spill;
 pub mod store;
+pub mod tunnel;
 
 pub use http::{Headers, Request, Response};
 pub use id::EventId;

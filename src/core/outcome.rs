@@ -210,6 +210,12 @@ pub enum Reject {
     InvalidMinidump,
     MissingMinidump,
     OriginNotAllowed,
+    /// A request to the tunnel path whose envelope header has no usable `dsn` (which names the
+    /// project there): why.
+    TunnelDsn(&'static str),
+    /// A request to the tunnel path whose envelope's `dsn` names a host the tunnel does not
+    /// accept (neither this edge's own host nor one of `TUNNEL_DSN_HOSTS`): that host.
+    TunnelHostNotAllowed(String),
     /// The key's project state is unknown and could not be fetched now.
     ConfigUnavailable,
     /// The deployment's own settings are invalid.
@@ -223,7 +229,11 @@ impl Reject {
             Reject::NotFound => 404,
             Reject::MethodNotAllowed => 405,
             Reject::MissingAuth | Reject::MultipleAuth | Reject::InvalidAuth(_) | Reject::UnknownKey => 401,
-            Reject::KeyDisabled | Reject::ProjectDisabled | Reject::ProjectIdMismatch | Reject::OriginNotAllowed => 403,
+            Reject::KeyDisabled
+            | Reject::ProjectDisabled
+            | Reject::ProjectIdMismatch
+            | Reject::OriginNotAllowed
+            | Reject::TunnelHostNotAllowed(_) => 403,
             Reject::UnsupportedProtocolVersion(_)
             | Reject::DsnMismatch
             | Reject::BadEncoding(_)
@@ -235,7 +245,8 @@ impl Reject {
             | Reject::InvalidEventId
             | Reject::InvalidMultipart(_)
             | Reject::InvalidMinidump
-            | Reject::MissingMinidump => 400,
+            | Reject::MissingMinidump
+            | Reject::TunnelDsn(_) => 400,
             Reject::UnsupportedEncoding(_) | Reject::UnsupportedMediaType(_) => 415,
             Reject::BodyTimeout => 408,
             Reject::TooLarge { .. } => 413,
@@ -252,7 +263,9 @@ impl Reject {
             | Reject::MultipleAuth
             | Reject::InvalidAuth(_)
             | Reject::UnknownKey
-            | Reject::KeyDisabled => DiscardReason::Auth,
+            | Reject::KeyDisabled
+            | Reject::TunnelDsn(_)
+            | Reject::TunnelHostNotAllowed(_) => DiscardReason::Auth,
             Reject::UnsupportedProtocolVersion(_) => DiscardReason::AuthVersion,
             Reject::ProjectDisabled | Reject::ConfigUnavailable => DiscardReason::ProjectState,
             Reject::Misconfigured(_) => DiscardReason::Internal,
@@ -302,6 +315,8 @@ impl Reject {
             Reject::InvalidMinidump => "invalid_minidump",
             Reject::MissingMinidump => "missing_minidump",
             Reject::OriginNotAllowed => "origin_not_allowed",
+            Reject::TunnelDsn(_) => "tunnel_dsn",
+            Reject::TunnelHostNotAllowed(_) => "tunnel_host_not_allowed",
             Reject::ConfigUnavailable => "config_unavailable",
             Reject::Misconfigured(_) => "misconfigured",
         }
@@ -367,6 +382,10 @@ impl fmt::Display for Reject {
             Reject::InvalidMinidump => write!(f, "invalid minidump"),
             Reject::MissingMinidump => write!(f, "missing minidump"),
             Reject::OriginNotAllowed => write!(f, "event submission rejected with_reason: Cors"),
+            Reject::TunnelDsn(why) => write!(f, "tunnel: {why}"),
+            Reject::TunnelHostNotAllowed(host) => {
+                write!(f, "tunnel: the envelope's dsn names {host}, which is not a DSN host this tunnel accepts")
+            }
             Reject::ConfigUnavailable => write!(f, "project configuration is unavailable"),
             Reject::Misconfigured(why) => write!(f, "the server is misconfigured: {why}"),
         }

@@ -14,6 +14,7 @@ use crate::core::outcome::{outcomes_body, Outcome};
 use crate::core::quota::{self, CachedLimits, RateLimit, Scoping};
 use crate::core::sign::Identity;
 use crate::core::spill::Spilled;
+use crate::core::tunnel::{self, Tunnel};
 use crate::core::{self as picket, Reject, Request, Response, Step};
 
 /// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
@@ -24,6 +25,7 @@ pub fn settings() -> impl Iterator<Item = &'static str> {
         .chain(Identity::SETTINGS)
         .chain(Limits::SETTINGS)
         .chain(CachePolicy::SETTINGS)
+        .chain(Tunnel::SETTINGS)
 }
 
 /// How long the origin may take to answer before it counts as unavailable (the envelope is
@@ -194,13 +196,14 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
     };
     let origin = Arc::new(Upstream::from_settings(p).map_err(misconfigured)?);
     let policy = CachePolicy::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
+    let tunnel = Tunnel::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
     let id = p.random_id().map_err(|e| misconfigured(format!("no randomness: {e}")))?;
     // The shell's `client_ip` is the platform's word; a client's X-Forwarded-For counts only
     // behind proxies the deployment names.
     let client_ip =
         picket::http::client_address(request.client_ip, request.headers, trusted_proxies(p).map_err(misconfigured)?);
     let request = &Request { client_ip: client_ip.as_deref(), ..*request };
-    let prepared = match picket::prepare(request, limits, picket::EventId::from_bytes(id)) {
+    let prepared = match tunnel::prepare(request, limits, &tunnel, picket::EventId::from_bytes(id)) {
         Ok(Step::Respond(response)) => return Ok(response),
         Ok(Step::NeedState(prepared)) => prepared,
         Err(reject) => return Err(reject.response()),

@@ -323,7 +323,45 @@ fn every_setting_the_core_reads_is_listed() {
     for name in ["ORIGIN_URL", "MAX_EVENT_SIZE", "MAX_LOG_SIZE", "CONFIG_GRACE_SECS", "TRUSTED_PROXIES"] {
         assert!(listed.contains(&name), "{name}");
     }
-    assert_eq!(listed.len(), 20);
+    assert!(listed.contains(&"TUNNEL_PATH") && listed.contains(&"TUNNEL_DSN_HOSTS"));
+    assert_eq!(listed.len(), 22);
+}
+
+/// POSTs an envelope carrying `dsn` to `path` with `Host: edge.example`.
+fn tunnel_post(fake: &Fake, path: &str, dsn: &str) -> Response {
+    let headers: Headers = [("host", "edge.example"), ("origin", "https://shop.example")].into_iter().collect();
+    let body = format!("{{\"event_id\":\"{:032x}\",\"dsn\":\"{dsn}\"}}\n{{\"type\":\"event\"}}\n{{}}\n", 7);
+    let request =
+        Request { method: "POST", path, query: "", headers: &headers, body: body.as_bytes(), client_ip: None };
+    let limits = admit(fake, None).expect("default limits");
+    run(handle(fake, &limits, &request))
+}
+
+#[test]
+fn the_tunnel_forwards_to_the_dsns_project_at_the_origin_and_nowhere_else() {
+    let fake = Fake::new();
+    let r = tunnel_post(&fake, "/tunnel", &format!("https://{KEY}@edge.example/42"));
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (200, Some("*")));
+    fake.after();
+    assert_eq!(envelope_posts(&fake), ["http://origin/api/42/envelope/"]);
+    // Another host: refused before any request leaves the edge, the DSN's host never asked.
+    let fake = Fake::new();
+    let r = tunnel_post(&fake, "/tunnel", &format!("https://{KEY}@internal.example:6379/42"));
+    assert_eq!(r.status, 403);
+    fake.after();
+    assert!(fake.posts().is_empty(), "{:?}", fake.posts());
+    // Unless it is listed; the path is a setting too.
+    fake.0.borrow_mut().settings.insert("TUNNEL_DSN_HOSTS", "ingest.example".into());
+    fake.0.borrow_mut().settings.insert("TUNNEL_PATH", "/monitoring".into());
+    assert_eq!(tunnel_post(&fake, "/monitoring", &format!("https://{KEY}@ingest.example/42")).status, 200);
+    assert_eq!(tunnel_post(&fake, "/tunnel", &format!("https://{KEY}@ingest.example/42")).status, 404);
+    fake.after();
+    assert_eq!(envelope_posts(&fake), ["http://origin/api/42/envelope/"]);
+    // A bad path setting is the deployment's error, named.
+    fake.0.borrow_mut().settings.insert("TUNNEL_PATH", "/api/tunnel".into());
+    let r = tunnel_post(&fake, "/monitoring", &format!("https://{KEY}@ingest.example/42"));
+    assert_eq!(r.status, 500);
+    assert!(String::from_utf8_lossy(&r.body).contains("TUNNEL_PATH"));
 }
 
 /// The fake with `ORIGIN_URL` set to `origins`.

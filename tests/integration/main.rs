@@ -2,6 +2,7 @@
 //! (origin on SQLite + edge in workerd + real Sentry clients) end to end.
 
 mod bench;
+mod browser;
 mod clients;
 mod configs;
 mod conformance;
@@ -26,6 +27,7 @@ mod scale_out;
 mod signing;
 mod spin_component;
 mod tenancy;
+mod tunnel;
 mod ui;
 mod upstream;
 mod vectors;

@@ -263,6 +263,12 @@ async fn main() -> Result<()> {
                     // What Spin tells a component about its peer.
                     let addr = http::HeaderValue::from_str(&peer.to_string()).expect("an address is a valid header");
                     request.headers_mut().insert("spin-client-addr", addr);
+                    // And about the URL it was asked for (the runtime drops `Host` itself).
+                    let host = request.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+                    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+                    if let Ok(url) = http::HeaderValue::from_str(&format!("http://{host}{path}")) {
+                        request.headers_mut().insert("spin-full-url", url);
+                    }
                     let request = request.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
                     let response = match handler.handle((), request).await {
                         Ok(response) => response,
