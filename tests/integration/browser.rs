@@ -2,7 +2,8 @@
 //! served from another port than the edge, so every request the SDK makes is cross-origin and
 //! works only if the edge answers CORS right: an uncaught error and an unhandled rejection
 //! arrive at the origin as events of issues, with the browser and OS read from Chromium's
-//! User-Agent — sent directly to the DSN and through the edge's tunnel, on both edges.
+//! User-Agent — sent directly to the DSN and through the edge's tunnel, on both edges — and
+//! show in the web UI with that browser and OS.
 //! The driver is tests/browser/sdk.mjs on tests/browser/lib.mjs; screenshots are kept under
 //! target/browser-artifacts/.
 
@@ -103,4 +104,16 @@ fn browser_sdk_errors_arrive_directly_and_through_the_tunnel_with_cors(kind: Kin
             }
         }
     }
+    // And they show in the web UI, with the browser and the OS, to the first owner.
+    let name = format!("sdk-{platform}-ui");
+    crate::ui::drive_ui(&[
+        "sees",
+        &name,
+        &origin.url,
+        &b.organization,
+        &b.owner_email,
+        &b.owner_password,
+        "TypeError: picket browser",
+        "RangeError: picket browser",
+    ]);
 }

@@ -256,11 +256,19 @@ fn add_user_agent_contexts(ev: &mut Map<String, Value>) {
     let contexts = ev.entry("contexts").or_insert_with(|| json!({}));
     let Some(contexts) = contexts.as_object_mut() else { return };
     if known(parsed.name) && !contexts.contains_key("browser") {
-        contexts.insert("browser".into(), json!({ "type": "browser", "name": parsed.name, "version": parsed.version }));
+        let mut browser = json!({ "type": "browser", "name": parsed.name });
+        if known(parsed.version) {
+            browser["version"] = json!(parsed.version);
+        }
+        contexts.insert("browser".into(), browser);
     }
     if known(parsed.os) && !contexts.contains_key("os") {
-        let version = parsed.os_version.to_string();
-        contexts.insert("os".into(), json!({ "type": "os", "name": parsed.os, "version": version }));
+        // woothee says UNKNOWN where the User-Agent names no version (Linux): leave it out.
+        let mut os = json!({ "type": "os", "name": parsed.os });
+        if known(&parsed.os_version) {
+            os["version"] = json!(parsed.os_version.to_string());
+        }
+        contexts.insert("os".into(), os);
     }
     if known(parsed.category) && !contexts.contains_key("device") {
         contexts.insert("device".into(), json!({ "type": "device", "family": parsed.category }));
@@ -338,5 +346,10 @@ mod tests {
         let (ev, _) =
             run(json!({"request": {"headers": {"user-agent": ua}}, "contexts": {"browser": {"name": "Mine"}}}), &ctx());
         assert_eq!(ev["contexts"]["browser"]["name"], "Mine", "the SDK's own context wins");
+        // Headless Chromium on Linux names no OS version: none is made up.
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36";
+        let (ev, _) = run(json!({"request": {"headers": {"user-agent": ua}}}), &ctx());
+        assert_eq!(ev["contexts"]["os"], json!({"type": "os", "name": "Linux"}));
+        assert_eq!(ev["contexts"]["browser"]["version"], "156.0.0.0");
     }
 }

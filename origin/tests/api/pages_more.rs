@@ -337,15 +337,15 @@ on_both_stores! {
             "/organizations/acme/stats/?category=%3Cscript%3E".to_string(),
             format!("{SETTINGS}?saved=%3Cscript%3E"),
             "/settings/acme/projects/nope/".to_string(),
-            // Addresses no page has (JSON 404s from the ingest fallback today).
+            // Addresses no page has: a 404 page.
             format!("/organizations/acme/issues/{id}/events/"),
-            "/organizations/acme/issues".to_string(),
-            "/settings/acme/projects/web".to_string(),
         ];
         for path in &paths {
             let reply = api.page(&session, path).await;
             let status = reply.status.as_u16();
             assert!(status == 200 || (400..500).contains(&status), "{status} for {}", &path[..path.len().min(120)]);
+            let html = reply.headers.get("content-type").is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+            assert!(html, "a page, not JSON, for {}", &path[..path.len().min(120)]);
             assert!(!text(&reply).contains("<script>"), "{path}");
         }
         // Offsets past the end are an empty page with a way back.
