@@ -6,20 +6,21 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::json;
 use worker::js_sys::{self, Reflect, Uint8Array};
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{
     durable_object, event, Context, Date, DurableObject, Env, Fetch, MessageBatch, MessageExt, Method,
     QueueRetryOptionsBuilder, Request, RequestInit, Response, ScheduleContext, ScheduledEvent, State,
 };
 
-use crate::core::config::{CachePolicy, ConfigCache, Lookup, ProjectState};
+use crate::core::config::{CachePolicy, ConfigCache, Lookup, Project};
 use crate::core::limit::{Check, Tally};
 use crate::core::quota::{CachedLimits, RateLimit};
 use crate::core::{self as picket};
-use crate::edge::{self, Platform, Redelivery, Reply};
+use crate::edge::{self, ConfigCell, EdgeConfig, Platform, Redelivery, Reply};
 
 /// The R2 bucket holding kept envelopes, and the queues that retry them (wrangler.toml).
 const BUCKET: &str = "FORWARDS";
@@ -104,6 +105,11 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 thread_local! {
+    /// The parsed settings of this isolate, keyed by their raw values.
+    static CONFIG: ConfigCell = ConfigCell::default();
+    /// The `env` object [`CONFIG`] was last read from: while requests bring that same object,
+    /// its bindings are the same and nothing is read again.
+    static CONFIG_ENV: RefCell<Option<JsValue>> = const { RefCell::new(None) };
     /// Project states cached in this isolate.
     static CONFIGS: RefCell<ConfigCache> = RefCell::new(ConfigCache::new(CachePolicy::default()));
     /// Rate limits the origin answered with, applied here until they expire.
@@ -114,8 +120,8 @@ thread_local! {
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     console_error_panic_hook::set_once();
     let platform = Workers { env, ctx: Rc::new(ctx) };
-    let limits = match edge::admit(&platform, req.headers().get("content-length")?.as_deref()) {
-        Ok(limits) => limits,
+    let config = match edge::admit(&platform, req.headers().get("content-length")?.as_deref()) {
+        Ok(config) => config,
         Err(response) => return respond(response),
     };
     let url = req.url()?;
@@ -137,7 +143,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         body: &body,
         client_ip: client_ip.as_deref(),
     };
-    respond(edge::handle(&platform, &limits, &request).await)
+    respond(edge::handle(&platform, &config, &request).await)
 }
 
 /// One request's view of the Workers platform.
@@ -148,8 +154,22 @@ struct Workers {
 }
 
 impl Platform for Workers {
-    fn setting(&self, name: &str) -> Option<String> {
-        self.env.var(name).ok().map(|v| v.to_string())
+    /// Parsed once per isolate. A Worker's vars and secrets are fixed for the life of its
+    /// isolate (a new deployment or a restarted workerd runs new isolates, which start with
+    /// nothing cached); still, the config is rebuilt whenever the raw values differ from the
+    /// ones it was built from, so even another `env` in the same isolate cannot be served stale
+    /// settings. Reading the values is skipped only for the very `env` object they were read
+    /// from. A setting that does not parse is never cached: every request names it in a 500.
+    fn config(&self) -> Result<Arc<EdgeConfig>, String> {
+        let env: &JsValue = self.env.as_ref();
+        let same_env = CONFIG_ENV.with(|e| e.borrow().as_ref().is_some_and(|seen| js_sys::Object::is(seen, env)));
+        if let (true, Some(config)) = (same_env, CONFIG.with(ConfigCell::last)) {
+            return Ok(config);
+        }
+        let values = edge::settings().map(|name| self.env.var(name).ok().map(|v| v.to_string())).collect();
+        let config = CONFIG.with(|c| c.get(values))?;
+        CONFIG_ENV.with(|e| *e.borrow_mut() = Some(env.clone()));
+        Ok(config)
     }
 
     fn now_ms(&self) -> u64 {
@@ -208,7 +228,7 @@ impl Platform for Workers {
         CONFIGS.with(|c| c.borrow().batch(key, now_ms))
     }
 
-    fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) -> impl Future<Output = ()> {
+    fn remember_states(&self, states: Vec<(String, Option<Arc<Project>>)>, now_ms: u64) -> impl Future<Output = ()> {
         CONFIGS.with(|c| {
             let mut cache = c.borrow_mut();
             for (key, state) in states {

@@ -2,11 +2,11 @@
 //! store for project configs, learned limits, quota tallies and envelopes the origin could not
 //! take, outbound HTTP, work spawned after the response) and hands each request to the shared
 //! [`edge`] flow. Spin makes a new instance per request, so nothing is kept in memory between
-//! requests; kept envelopes are retried after later requests (Spin has no queue to wake it).
+//! requests but the parsed settings, for a host that does reuse an instance (keyed by their raw
+//! values); kept envelopes are retried after later requests (Spin has no queue to wake it).
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -17,11 +17,11 @@ use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use spin_sdk::key_value::Store;
 
-use crate::core::config::{CachePolicy, Entry, Lookup, ProjectState};
+use crate::core::config::{CachePolicy, Entry, Lookup, Project};
 use crate::core::limit::{Check, Tally};
 use crate::core::quota::{CachedLimits, RateLimit};
 use crate::core::{self as picket, tunnel, Reject};
-use crate::edge::{self, Platform, Redelivery, Reply};
+use crate::edge::{self, ConfigCell, EdgeConfig, Platform, Redelivery, Reply};
 
 /// The key-value store (label) Picket uses; declare it in `spin.toml`.
 const STORE: &str = "default";
@@ -40,10 +40,11 @@ type Answer = (StatusCode, HeaderMap, Full<Bytes>);
 async fn handle(req: Request) -> Answer {
     let spin = Spin::load().await;
     let (parts, mut body) = req.into_parts();
-    let limits = match edge::admit(&spin, parts.headers.get("content-length").and_then(|v| v.to_str().ok())) {
-        Ok(limits) => limits,
+    let config = match edge::admit(&spin, parts.headers.get("content-length").and_then(|v| v.to_str().ok())) {
+        Ok(config) => config,
         Err(response) => return answer(response),
     };
+    let limits = &config.limits;
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         match frame {
@@ -85,7 +86,7 @@ async fn handle(req: Request) -> Answer {
         body: &bytes,
         client_ip: client_ip.as_deref(),
     };
-    let response = edge::handle(&spin, &limits, &request).await;
+    let response = edge::handle(&spin, &config, &request).await;
     spin_sdk::wasip3::spawn(retry_kept(spin));
     answer(response)
 }
@@ -127,22 +128,27 @@ async fn kept_keys(store: &Store) -> Vec<String> {
     keys
 }
 
-/// One request's view of the Spin platform: its variables, read once.
+thread_local! {
+    /// The parsed settings of this instance, keyed by their raw values.
+    static CONFIG: ConfigCell = ConfigCell::default();
+}
+
+/// One request's view of the Spin platform: its settings, parsed.
 #[derive(Clone)]
 struct Spin {
-    settings: Rc<HashMap<&'static str, String>>,
+    config: Result<Arc<EdgeConfig>, String>,
 }
 
 impl Spin {
-    /// Reads every setting from Spin variables (lower-case names); undefined ones are unset.
+    /// Reads every setting from Spin variables (lower-case names; undefined and empty ones are
+    /// unset) and parses them, unless this instance parsed the very same values already.
     async fn load() -> Spin {
-        let mut settings = HashMap::new();
+        let mut values = Vec::new();
         for name in edge::settings() {
-            if let Ok(value) = spin_sdk::variables::get(name.to_ascii_lowercase()).await {
-                settings.insert(name, value);
-            }
+            let value = spin_sdk::variables::get(name.to_ascii_lowercase()).await.ok();
+            values.push(value.filter(|v| !v.is_empty()));
         }
-        Spin { settings: Rc::new(settings) }
+        Spin { config: CONFIG.with(|c| c.get(values)) }
     }
 }
 
@@ -158,8 +164,8 @@ async fn set_json(key: &str, value: &impl serde::Serialize) -> Result<(), String
 }
 
 impl Platform for Spin {
-    fn setting(&self, name: &str) -> Option<String> {
-        self.settings.get(name).filter(|v| !v.is_empty()).cloned()
+    fn config(&self) -> Result<Arc<EdgeConfig>, String> {
+        self.config.clone()
     }
 
     fn now_ms(&self) -> u64 {
@@ -235,10 +241,10 @@ impl Platform for Spin {
     }
 
     /// Keeps known projects only: caching unknown keys would let anyone fill the store.
-    async fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) {
+    async fn remember_states(&self, states: Vec<(String, Option<Arc<Project>>)>, now_ms: u64) {
         for (key, state) in states {
             let Some(state) = state else { continue };
-            let entry = Entry { state: Some(state.into()), fetched_ms: now_ms };
+            let entry = Entry { state: Some(state), fetched_ms: now_ms };
             if let Err(e) = set_json(&format!("config:{key}"), &entry).await {
                 self.log(&format!("picket: caching the config of {key} failed: {e}"));
             }

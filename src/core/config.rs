@@ -1,6 +1,7 @@
 //! Project state as Relay's `projectconfigs` v3 API carries it, the request/response bodies
 //! of that API, and the edge's cache of it (fresh 300 s, stale-while-refresh 120 s, misses
-//! 60 s). Time comes in as `now_ms`; the cache never reads a clock.
+//! 60 s), which holds each state as a [`Project`]: the state with its filters compiled once.
+//! Time comes in as `now_ms`; the cache never reads a clock.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::filter::FilterSettings;
+use super::filter::{CompiledFilters, FilterSettings};
 use super::quota::Quota;
 
 /// One project's state, in Relay's camelCase shape.
@@ -79,6 +80,48 @@ impl ProjectState {
     /// The key's entry, if the key belongs to this project.
     pub fn key(&self, public_key: &str) -> Option<&PublicKeyConfig> {
         self.public_keys.iter().find(|k| k.public_key.eq_ignore_ascii_case(public_key))
+    }
+}
+
+/// A project state as the edge caches it: the state, and what is derived from it once when it
+/// enters the cache (its inbound filters, compiled) rather than on every request. Serializes as
+/// the state alone; deserializing compiles again.
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub state: ProjectState,
+    pub filters: CompiledFilters,
+}
+
+impl Project {
+    pub fn new(state: ProjectState) -> Project {
+        let filters = CompiledFilters::new(&state.config.filter_settings);
+        Project { state, filters }
+    }
+}
+
+impl std::ops::Deref for Project {
+    type Target = ProjectState;
+    fn deref(&self) -> &ProjectState {
+        &self.state
+    }
+}
+
+/// The filters follow from the state.
+impl PartialEq for Project {
+    fn eq(&self, other: &Project) -> bool {
+        self.state == other.state
+    }
+}
+
+impl Serialize for Project {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.state.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Project {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Project, D::Error> {
+        ProjectState::deserialize(deserializer).map(Project::new)
     }
 }
 
@@ -176,9 +219,9 @@ impl CachePolicy {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     /// Fresh: `Some` state, or `None` for a key known not to exist.
-    Fresh(Option<Arc<ProjectState>>),
+    Fresh(Option<Arc<Project>>),
     /// Expired but within grace: serve it, and refresh in the background.
-    Stale(Arc<ProjectState>),
+    Stale(Arc<Project>),
     /// Nothing usable: fetch before deciding.
     Miss,
 }
@@ -187,7 +230,7 @@ pub enum Lookup {
 /// without memory between requests (Spin) can keep it in their key-value store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    pub state: Option<Arc<ProjectState>>,
+    pub state: Option<Arc<Project>>,
     pub fetched_ms: u64,
 }
 
@@ -243,14 +286,14 @@ impl ConfigCache {
     }
 
     /// Records an answer, evicting the oldest entry when full.
-    pub fn insert(&mut self, public_key: &str, state: Option<ProjectState>, now_ms: u64) {
+    pub fn insert(&mut self, public_key: &str, state: Option<Arc<Project>>, now_ms: u64) {
         if !self.entries.contains_key(public_key) && self.entries.len() >= self.policy.max_entries {
             let oldest = self.entries.iter().min_by_key(|(_, e)| e.fetched_ms).map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 self.entries.remove(&k);
             }
         }
-        self.entries.insert(public_key.to_string(), Entry { state: state.map(Arc::new), fetched_ms: now_ms });
+        self.entries.insert(public_key.to_string(), Entry { state, fetched_ms: now_ms });
     }
 
     pub fn len(&self) -> usize {
@@ -267,6 +310,10 @@ mod tests {
     use super::*;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn project() -> Option<Arc<Project>> {
+        Some(Arc::new(Project::new(state())))
+    }
 
     fn state() -> ProjectState {
         ProjectState {
@@ -299,7 +346,7 @@ mod tests {
     fn cache_serves_fresh_then_stale_then_misses() {
         let mut c = ConfigCache::new(CachePolicy::default());
         assert_eq!(c.lookup(KEY, 0), Lookup::Miss);
-        c.insert(KEY, Some(state()), 1_000);
+        c.insert(KEY, project(), 1_000);
         assert!(matches!(c.lookup(KEY, 300_999), Lookup::Fresh(Some(_))));
         assert!(matches!(c.lookup(KEY, 301_000), Lookup::Stale(_)));
         assert!(matches!(c.lookup(KEY, 420_999), Lookup::Stale(_)));
@@ -317,9 +364,9 @@ mod tests {
     #[test]
     fn fetches_batch_the_keys_that_are_due() {
         let mut c = ConfigCache::new(CachePolicy::default());
-        c.insert("fresh", Some(state()), 1_000_000);
-        c.insert("aging", Some(state()), 1_000_000 - 250_000);
-        c.insert("stale", Some(state()), 1_000_000 - 310_000);
+        c.insert("fresh", project(), 1_000_000);
+        c.insert("aging", project(), 1_000_000 - 250_000);
+        c.insert("stale", project(), 1_000_000 - 310_000);
         c.insert("old-miss", None, 1_000_000 - 55_000);
         assert_eq!(c.batch("new", 1_000_000), vec!["new", "stale", "aging", "old-miss"]);
         for i in 0..200 {
@@ -333,6 +380,14 @@ mod tests {
         let p = CachePolicy::from_settings(|n| (n == "CONFIG_EXPIRY_SECS").then(|| "5".into())).unwrap();
         assert_eq!((p.expiry_ms, p.grace_ms, p.miss_expiry_ms), (5_000, 120_000, 60_000));
         assert!(CachePolicy::from_settings(|_| Some("soon".into())).is_err());
+    }
+
+    #[test]
+    fn a_cached_project_serializes_as_its_state_and_compiles_its_filters_on_the_way_back() {
+        let project = Project::new(state());
+        let text = serde_json::to_string(&project).unwrap();
+        assert_eq!(text, serde_json::to_string(&state()).unwrap());
+        assert_eq!(serde_json::from_str::<Project>(&text).unwrap(), project);
     }
 
     #[test]

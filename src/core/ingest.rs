@@ -5,11 +5,11 @@
 use serde_json::json;
 
 use super::auth::{self, Auth, Source};
-use super::config::ProjectState;
+use super::config::{Project, ProjectState};
 use super::cors;
 use super::decode::decode_body;
 use super::envelope::Envelope;
-use super::filter;
+use super::filter::{self, CompiledFilters};
 use super::http::{Request, Response};
 use super::id::EventId;
 use super::limit::{self, Check, Plan};
@@ -137,11 +137,12 @@ pub(crate) fn prepare_route(
     for item in &envelope.items {
         limits.check_item(item)?;
         if item.holds_json_object() {
-            // serde_json refuses nesting past 128 levels, invalid UTF-8, NaN and out-of-range numbers.
-            let object = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&item.payload)
+            // serde_json refuses nesting past 128 levels, invalid UTF-8, NaN and out-of-range
+            // numbers; one streaming pass, no map built.
+            let event_id = super::json::object_event_id(&item.payload)
                 .map_err(|e| Reject::InvalidJson(format!("{} item: {e}", item.ty())))?;
             if item.is_event_payload() && item_event_id.is_none() {
-                item_event_id = object.get("event_id").and_then(serde_json::Value::as_str).and_then(EventId::parse);
+                item_event_id = event_id.as_deref().and_then(EventId::parse);
             }
         }
     }
@@ -270,6 +271,28 @@ pub fn judge(
     cached: &CachedLimits,
     now: u64,
 ) -> Result<Judged, Refused> {
+    judge_with(prepared, state, None, cached, now)
+}
+
+/// [`judge`] for a project as the edge caches it: its filters were compiled once, when it
+/// entered the cache, not for this request.
+pub fn judge_project(
+    prepared: Prepared,
+    project: Option<&Project>,
+    cached: &CachedLimits,
+    now: u64,
+) -> Result<Judged, Refused> {
+    judge_with(prepared, project.map(|p| &p.state), project.map(|p| &p.filters), cached, now)
+}
+
+/// [`judge`] with the state's filters compiled already (`None`: compiled here if needed).
+fn judge_with(
+    prepared: Prepared,
+    state: Option<&ProjectState>,
+    filters: Option<&CompiledFilters>,
+    cached: &CachedLimits,
+    now: u64,
+) -> Result<Judged, Refused> {
     let Prepared { route, auth, mut envelope, client_ip, origin, is_get, judged_upstream } = prepared;
     let unknown = || Refused { reject: Reject::UnknownKey, outcomes: Vec::new(), scoping: None };
     let state = state.ok_or_else(unknown)?;
@@ -301,7 +324,10 @@ pub fn judge(
     let (filtered, plan) = if judged_upstream {
         (Vec::new(), Plan::default())
     } else {
-        let filtered = filter::apply(&mut envelope, &state.config.filter_settings, client_ip.as_deref());
+        let filtered = match filters {
+            Some(filters) => filters.apply(&mut envelope, client_ip.as_deref()),
+            None => filter::apply(&mut envelope, &state.config.filter_settings, client_ip.as_deref()),
+        };
         (filtered, limit::plan(&envelope, &state.config.quotas, &scoping, cached, now))
     };
     let client = auth.client.as_deref().unwrap_or(CLIENT_NAME);

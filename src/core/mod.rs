@@ -11,6 +11,7 @@ pub mod filter;
 pub mod http;
 pub mod id;
 pub mod ingest;
+pub mod json;
 pub mod limit;
 pub mod limits;
 pub mod multipart;
@@ -26,5 +27,5 @@ pub mod tunnel;
 
 pub use http::{Headers, Request, Response};
 pub use id::EventId;
-pub use ingest::{judge, prepare, Finished, Forward, Judged, Prepared, Refused, Step};
+pub use ingest::{judge, judge_project, prepare, Finished, Forward, Judged, Prepared, Refused, Step};
 pub use outcome::Reject;

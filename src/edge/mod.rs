@@ -1,51 +1,29 @@
 //! The edge's request flow, shared by every wasm shell: a shell implements [`Platform`] (its
-//! settings, clock, randomness, caches, quota counters, outbound HTTP and work after the
+//! parsed settings, clock, randomness, caches, quota counters, outbound HTTP and work after the
 //! response) and calls [`admit`] then [`handle`]; every decision stays in the sans-IO core.
+//! Only per-request work happens per request: the settings are parsed and the signing key
+//! derived once per isolate or instance ([`EdgeConfig`]), a project's filters compiled once
+//! when its state enters the cache ([`Project`]).
 
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::core::config::{self, CachePolicy, Lookup, ProjectState};
+pub use config::{settings, ConfigCell, EdgeConfig, DEFAULT_UPSTREAM_TIMEOUT_SECS};
+
+use crate::core::config::{self as project_config, CachePolicy, Lookup, Project};
 use crate::core::ingest::{Forward, ForwardOutcome};
 use crate::core::limit::Check;
-use crate::core::limits::Limits;
 use crate::core::origins::{self, Origins};
 use crate::core::outcome::{outcomes_body, Outcome};
 use crate::core::quota::{self, CachedLimits, RateLimit, Scoping};
 use crate::core::sign::Identity;
 use crate::core::spill::Spilled;
-use crate::core::tunnel::{self, Tunnel};
+use crate::core::tunnel;
 use crate::core::{self as picket, Reject, Request, Response, Step};
-
-/// Every setting the edge reads, by its upper-case name (wrangler vars and secrets; Spin
-/// variables take the lower-case form).
-pub fn settings() -> impl Iterator<Item = &'static str> {
-    [origins::SETTING, "UPSTREAM_TIMEOUT_SECS", "TRUSTED_PROXIES"]
-        .into_iter()
-        .chain(Identity::SETTINGS)
-        .chain(Limits::SETTINGS)
-        .chain(CachePolicy::SETTINGS)
-        .chain(Tunnel::SETTINGS)
-}
-
-/// How long the origin may take to answer before it counts as unavailable (the envelope is
-/// then kept and retried): `UPSTREAM_TIMEOUT_SECS`.
-pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 10;
-
-/// How many proxies in front of the edge append to `X-Forwarded-For` and are believed:
-/// `TRUSTED_PROXIES`, 0 unless a deployment says otherwise (the platform's own address of the
-/// client is then all the edge believes).
-fn trusted_proxies<P: Platform>(p: &P) -> Result<usize, String> {
-    let get = |name: &str| p.setting(name);
-    let hops =
-        crate::core::limits::setting(&get, "TRUSTED_PROXIES", "a whole number of proxies, 0 to 16", |n: usize| {
-            n <= 16
-        })?;
-    Ok(hops.unwrap_or(0))
-}
 
 /// Where the edge sends, and who it says it is: every request to an origin is signed, afresh
 /// for each origin it goes to.
+#[derive(Debug)]
 struct Upstream {
     origins: Origins,
     identity: Identity,
@@ -56,16 +34,6 @@ struct Upstream {
 type Tried = (String, Result<Reply, String>);
 
 impl Upstream {
-    fn from_settings<P: Platform>(p: &P) -> Result<Upstream, String> {
-        let origins = Origins::from_settings(|name| p.setting(name))?;
-        let identity = Identity::from_settings(|name| p.setting(name))?;
-        let get = |name: &str| p.setting(name);
-        let secs =
-            crate::core::limits::setting(&get, "UPSTREAM_TIMEOUT_SECS", "whole seconds above 0", |s: u64| s > 0)?;
-        let timeout_ms = secs.unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECS) * 1000;
-        Ok(Upstream { origins, identity, timeout_ms })
-    }
-
     /// One attempt: POSTs `body` to `path` at each origin in the order `spread` gives, until
     /// one answers other than "unavailable, later" ([`origins::try_next`]) or all have been
     /// tried once. Every try is logged as `what` when it moves on, and returned, the deciding
@@ -141,8 +109,9 @@ pub type Reply = (u16, Vec<(String, String)>, Vec<u8>);
 /// What a shell provides. Futures need not be `Send`: both platforms run one thread per
 /// request.
 pub trait Platform: Clone + 'static {
-    /// A setting by its upper-case name, `None` when unset.
-    fn setting(&self, name: &str) -> Option<String>;
+    /// The settings, parsed: once per isolate or instance ([`ConfigCell`]), never per request
+    /// unless a value changed. `Err` names the setting that does not parse.
+    fn config(&self) -> Result<Arc<EdgeConfig>, String>;
     /// Unix time in milliseconds.
     fn now_ms(&self) -> u64;
     /// 16 bytes from the platform's CSPRNG.
@@ -161,7 +130,7 @@ pub trait Platform: Clone + 'static {
     /// The keys to fetch along with `key` (due refreshes of other cached keys, `key` first).
     fn keys_to_fetch(&self, key: &str, now_ms: u64) -> Vec<String>;
     /// Caches the origin's answers.
-    fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) -> impl Future<Output = ()>;
+    fn remember_states(&self, states: Vec<(String, Option<Arc<Project>>)>, now_ms: u64) -> impl Future<Output = ()>;
     /// The limits learned from the origin's 429s that may apply to `project_id`.
     fn learned_limits(&self, project_id: Option<u64>) -> impl Future<Output = CachedLimits>;
     /// Remembers limits the origin answered with for `project_id`.
@@ -172,66 +141,66 @@ pub trait Platform: Clone + 'static {
     fn spill(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), String>>;
 }
 
-/// Reads the size limits and refuses a body whose declared length is over them.
-pub fn admit<P: Platform>(platform: &P, content_length: Option<&str>) -> Result<Limits, Response> {
-    let limits = Limits::from_settings(|name| platform.setting(name)).map_err(|e| {
-        platform.log(&format!("picket: bad limit settings: {e}"));
+/// The parsed settings, and the body refused when its declared length is over the limits.
+pub fn admit<P: Platform>(platform: &P, content_length: Option<&str>) -> Result<Arc<EdgeConfig>, Response> {
+    let config = platform.config().map_err(|e| {
+        platform.log(&format!("picket: bad settings: {e}"));
         Reject::Misconfigured(e).response()
     })?;
-    limits.admit(content_length).map_err(|reject| reject.response())?;
-    Ok(limits)
+    config.limits.admit(content_length).map_err(|reject| reject.response())?;
+    Ok(config)
 }
 
 /// Judges one request and answers it; the forward and outcomes run after the response.
-pub async fn handle<P: Platform>(platform: &P, limits: &Limits, request: &Request<'_>) -> Response {
-    match judge_and_answer(platform, limits, request).await {
+pub async fn handle<P: Platform>(platform: &P, config: &Arc<EdgeConfig>, request: &Request<'_>) -> Response {
+    match judge_and_answer(platform, config, request).await {
         Ok(response) | Err(response) => response,
     }
 }
 
-async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request<'_>) -> Result<Response, Response> {
-    let misconfigured = |e: String| {
+async fn judge_and_answer<P: Platform>(
+    p: &P,
+    config: &Arc<EdgeConfig>,
+    request: &Request<'_>,
+) -> Result<Response, Response> {
+    let id = p.random_id().map_err(|e| {
+        let e = format!("no randomness: {e}");
         p.log(&format!("picket: bad settings: {e}"));
         Reject::Misconfigured(e).response()
-    };
-    let origin = Arc::new(Upstream::from_settings(p).map_err(misconfigured)?);
-    let policy = CachePolicy::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
-    let tunnel = Tunnel::from_settings(|name| p.setting(name)).map_err(misconfigured)?;
-    let id = p.random_id().map_err(|e| misconfigured(format!("no randomness: {e}")))?;
+    })?;
     // The shell's `client_ip` is the platform's word; a client's X-Forwarded-For counts only
     // behind proxies the deployment names.
-    let client_ip =
-        picket::http::client_address(request.client_ip, request.headers, trusted_proxies(p).map_err(misconfigured)?);
+    let client_ip = picket::http::client_address(request.client_ip, request.headers, config.trusted_proxies);
     let request = &Request { client_ip: client_ip.as_deref(), ..*request };
-    let prepared = match tunnel::prepare(request, limits, &tunnel, picket::EventId::from_bytes(id)) {
+    let prepared = match tunnel::prepare(request, &config.limits, &config.tunnel, picket::EventId::from_bytes(id)) {
         Ok(Step::Respond(response)) => return Ok(response),
         Ok(Step::NeedState(prepared)) => prepared,
         Err(reject) => return Err(reject.response()),
     };
     let key = prepared.public_key().to_string();
     let now = p.now_ms();
-    let state = match p.cached_state(&key, &policy, now).await {
+    let state = match p.cached_state(&key, &config.policy, now).await {
         Lookup::Fresh(state) => state,
         Lookup::Stale(state) => {
-            let (platform, origin, key) = (p.clone(), origin.clone(), key.clone());
+            let (platform, config, key) = (p.clone(), config.clone(), key.clone());
             p.after_response(async move {
-                if let Err(e) = fetch_state(&platform, &origin, &key).await {
+                if let Err(e) = fetch_state(&platform, &config.upstream, &key).await {
                     platform.log(&format!("picket: project config refresh failed: {e}"));
                 }
             });
             Some(state)
         }
-        Lookup::Miss => fetch_state(p, &origin, &key).await.map_err(|e| {
+        Lookup::Miss => fetch_state(p, &config.upstream, &key).await.map_err(|e| {
             p.log(&format!("picket: project config fetch failed: {e}"));
             Reject::ConfigUnavailable.response()
         })?,
     };
     let learned = p.learned_limits(state.as_ref().map(|s| s.project_id)).await;
-    let judged = match picket::judge(prepared, state.as_deref(), &learned, now / 1000) {
+    let judged = match picket::judge_project(prepared, state.as_deref(), &learned, now / 1000) {
         Ok(judged) => judged,
         Err(refused) => {
             if let (Some(scoping), false) = (refused.scoping, refused.outcomes.is_empty()) {
-                p.after_response(send_outcomes(p.clone(), origin, refused.outcomes, scoping));
+                p.after_response(send_outcomes(p.clone(), config.clone(), refused.outcomes, scoping));
             }
             return Err(refused.reject.response());
         }
@@ -247,42 +216,46 @@ async fn judge_and_answer<P: Platform>(p: &P, limits: &Limits, request: &Request
     let scoping = judged.scoping.clone();
     let done = judged.finish(&allowed);
     if !done.outcomes.is_empty() {
-        p.after_response(send_outcomes(p.clone(), origin.clone(), done.outcomes, scoping));
+        p.after_response(send_outcomes(p.clone(), config.clone(), done.outcomes, scoping));
     }
     if let Some(fwd) = done.forward {
-        p.after_response(forward(p.clone(), origin, fwd));
+        p.after_response(forward(p.clone(), config.clone(), fwd));
     }
     Ok(done.response)
 }
 
 /// Asks an origin for the key's project state (with the other keys that are due, in one
 /// request; the next origin when one cannot answer now) and caches the answers.
-async fn fetch_state<P: Platform>(p: &P, origin: &Upstream, key: &str) -> Result<Option<Arc<ProjectState>>, String> {
+async fn fetch_state<P: Platform>(p: &P, origin: &Upstream, key: &str) -> Result<Option<Arc<Project>>, String> {
     let path = "/api/0/relays/projectconfigs/?version=3";
     let keys = p.keys_to_fetch(key, p.now_ms());
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let headers = [("content-type".to_string(), "application/json".to_string())];
     let spread = random_u64(p).unwrap_or(0);
-    let tried = origin.post(p, "project config fetch", spread, path, &headers, &config::request_body(&keys)).await;
+    let body = project_config::request_body(&keys);
+    let tried = origin.post(p, "project config fetch", spread, path, &headers, &body).await;
     let (status, _, body) = decided(tried)?;
     if !(200..300).contains(&status) {
         return Err(format!("origin answered {status}"));
     }
-    let result = config::parse_response(&keys, &body)?;
+    let result = project_config::parse_response(&keys, &body)?;
     let now = p.now_ms();
-    let mine = result.resolved.iter().find(|(k, _)| k == key).map(|(_, state)| state.clone().map(Arc::new));
-    p.remember_states(result.resolved, now).await;
+    // Each state's filters are compiled here, once, and cached with it.
+    let resolved: Vec<(String, Option<Arc<Project>>)> =
+        result.resolved.into_iter().map(|(k, state)| (k, state.map(|s| Arc::new(Project::new(s))))).collect();
+    let mine = resolved.iter().find(|(k, _)| k == key).map(|(_, state)| state.clone());
+    p.remember_states(resolved, now).await;
     mine.ok_or_else(|| "the origin has the project state pending".to_string())
 }
 
 /// Reports dropped data to an origin's outcomes endpoint (the next origin when one cannot
 /// take them now).
-async fn send_outcomes<P: Platform>(p: P, origin: Arc<Upstream>, outcomes: Vec<Outcome>, scoping: Scoping) {
+async fn send_outcomes<P: Platform>(p: P, config: Arc<EdgeConfig>, outcomes: Vec<Outcome>, scoping: Scoping) {
     let timestamp = iso8601(p.now_ms());
     let body = serde_json::to_vec(&outcomes_body(&outcomes, &scoping, &timestamp)).unwrap_or_default();
     let headers = [("content-type".to_string(), "application/json".to_string())];
     let spread = random_u64(&p).unwrap_or(0);
-    let tried = origin.post(&p, "outcomes report", spread, "/api/0/relays/outcomes/", &headers, &body).await;
+    let tried = config.upstream.post(&p, "outcomes report", spread, "/api/0/relays/outcomes/", &headers, &body).await;
     match decided(tried) {
         Ok((status, _, _)) if (200..300).contains(&status) => {}
         other => p.log(&format!(
@@ -295,8 +268,8 @@ async fn send_outcomes<P: Platform>(p: P, origin: Arc<Upstream>, outcomes: Vec<O
 
 /// Sends an accepted envelope to the origin; what it could not take now is kept and tried
 /// again ([`redeliver`]); what it refused is logged with its reason.
-async fn forward<P: Platform>(p: P, origin: Arc<Upstream>, fwd: Forward) {
-    if deliver(&p, &origin, &fwd).await != ForwardOutcome::Unavailable {
+async fn forward<P: Platform>(p: P, config: Arc<EdgeConfig>, fwd: Forward) {
+    if deliver(&p, &config.upstream, &fwd).await != ForwardOutcome::Unavailable {
         return;
     }
     let spilled = Spilled { forward: fwd, failed_ms: p.now_ms() };
@@ -325,14 +298,14 @@ pub async fn redeliver<P: Platform>(p: &P, stored: &[u8]) -> Redelivery {
             return Redelivery::Done;
         }
     };
-    let origin = match Upstream::from_settings(p) {
-        Ok(origin) => origin,
+    let config = match p.config() {
+        Ok(config) => config,
         Err(e) => {
             p.log(&format!("picket: bad settings: {e}; retrying later"));
             return Redelivery::RetryIn(spilled.retry_delay_secs(p.now_ms()));
         }
     };
-    match deliver(p, &origin, &spilled.forward).await {
+    match deliver(p, &config.upstream, &spilled.forward).await {
         ForwardOutcome::Unavailable => Redelivery::RetryIn(spilled.retry_delay_secs(p.now_ms())),
         _ => Redelivery::Done,
     }
@@ -385,5 +358,6 @@ pub fn iso8601(ms: u64) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+mod config;
 #[cfg(test)]
 mod tests;

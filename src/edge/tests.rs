@@ -22,7 +22,11 @@ type Answer = (u16, Vec<(String, String)>);
 #[derive(Default)]
 struct World {
     settings: HashMap<&'static str, String>,
+    /// The config built from `settings`, as a shell keeps it.
+    config: ConfigCell,
     quotas: Value,
+    /// The project's `filterSettings`.
+    filters: Value,
     /// Status the origin answers forwards with, and its headers.
     forward_answer: (u16, Vec<(String, String)>),
     origin_down: bool,
@@ -60,7 +64,8 @@ fn run<T>(future: impl Future<Output = T>) -> T {
 
 impl Fake {
     fn new() -> Fake {
-        let world = World { forward_answer: (200, Vec::new()), quotas: json!([]), ..World::default() };
+        let world =
+            World { forward_answer: (200, Vec::new()), quotas: json!([]), filters: json!({}), ..World::default() };
         let fake = Fake(Rc::new(RefCell::new(world)));
         let mut world = fake.0.borrow_mut();
         world.settings.insert("ORIGIN_URL", "http://origin".into());
@@ -86,8 +91,10 @@ impl Fake {
             body: body.as_bytes(),
             client_ip: Some("192.0.2.1"),
         };
-        let limits = admit(self, None).expect("default limits");
-        run(handle(self, &limits, &request))
+        match admit(self, None) {
+            Ok(config) => run(handle(self, &config, &request)),
+            Err(refused) => refused,
+        }
     }
 
     /// Runs what was deferred until after the response.
@@ -104,8 +111,9 @@ impl Fake {
 }
 
 impl Platform for Fake {
-    fn setting(&self, name: &str) -> Option<String> {
-        self.0.borrow().settings.get(name).cloned()
+    fn config(&self) -> Result<Arc<EdgeConfig>, String> {
+        let world = self.0.borrow();
+        world.config.get(settings().map(|name| world.settings.get(name).cloned()).collect())
     }
 
     fn now_ms(&self) -> u64 {
@@ -143,7 +151,7 @@ impl Platform for Fake {
             let state = json!({
                 "projectId": 42, "organizationId": 1,
                 "publicKeys": [{ "publicKey": KEY, "numericId": 1, "isEnabled": !world.key_disabled }],
-                "config": { "quotas": world.quotas },
+                "config": { "quotas": world.quotas, "filterSettings": world.filters },
             });
             return Ok((200, Vec::new(), json!({ "configs": { KEY: state } }).to_string().into_bytes()));
         }
@@ -173,7 +181,7 @@ impl Platform for Fake {
         self.0.borrow().configs.batch(key, now_ms)
     }
 
-    async fn remember_states(&self, states: Vec<(String, Option<ProjectState>)>, now_ms: u64) {
+    async fn remember_states(&self, states: Vec<(String, Option<Arc<Project>>)>, now_ms: u64) {
         for (key, state) in states {
             self.0.borrow_mut().configs.insert(&key, state, now_ms);
         }
@@ -333,8 +341,10 @@ fn tunnel_post(fake: &Fake, path: &str, dsn: &str) -> Response {
     let body = format!("{{\"event_id\":\"{:032x}\",\"dsn\":\"{dsn}\"}}\n{{\"type\":\"event\"}}\n{{}}\n", 7);
     let request =
         Request { method: "POST", path, query: "", headers: &headers, body: body.as_bytes(), client_ip: None };
-    let limits = admit(fake, None).expect("default limits");
-    run(handle(fake, &limits, &request))
+    match admit(fake, None) {
+        Ok(config) => run(handle(fake, &config, &request)),
+        Err(refused) => refused,
+    }
 }
 
 #[test]
@@ -480,4 +490,48 @@ fn an_origin_list_with_an_empty_entry_is_a_500_naming_the_setting() {
         assert!(body.contains("ORIGIN_URL") && body.contains("empty"), "{bad:?}: {body}");
         assert!(fake.posts().is_empty(), "nothing sent anywhere");
     }
+}
+
+#[test]
+fn the_settings_are_parsed_and_the_key_derived_once_until_a_value_changes() {
+    let built = || super::config::BUILT.with(|n| n.get());
+    let fake = Fake::new();
+    let before = built();
+    for n in 0..5u8 {
+        assert_eq!(fake.send(&format!("{:02x}", 0x10 + n).repeat(16)).status, 200);
+        fake.after();
+    }
+    assert_eq!(built() - before, 1, "one config for five requests, their forwards and outcomes");
+    // A changed value is never served from the old config.
+    fake.0.borrow_mut().settings.insert("TRUSTED_PROXIES", "1".into());
+    assert_eq!(fake.send("20202020202020202020202020202020").status, 200);
+    assert_eq!(fake.send("21212121212121212121212121212121").status, 200);
+    assert_eq!(built() - before, 2);
+    // A bad one is answered with the 500 naming it every time, never cached.
+    fake.0.borrow_mut().settings.insert("RELAY_SECRET_KEY", "short".into());
+    for _ in 0..2 {
+        let answer = fake.send("22222222222222222222222222222222");
+        assert_eq!(answer.status, 500);
+        assert!(String::from_utf8_lossy(&answer.body).contains("bad secret key"));
+    }
+    assert_eq!(built() - before, 4);
+    let good = crate::core::sign::SecretKey::from_seed([9; 32]).to_string();
+    fake.0.borrow_mut().settings.insert("RELAY_SECRET_KEY", good);
+    assert_eq!(fake.send("23232323232323232323232323232323").status, 200);
+    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("picket: bad settings: bad secret key")));
+}
+
+#[test]
+fn a_projects_filters_are_compiled_once_when_its_state_is_cached() {
+    let compiled = || crate::core::filter::COMPILED.with(|n| n.get());
+    let fake = Fake::new();
+    fake.0.borrow_mut().filters =
+        json!({ "errorMessages": { "patterns": ["*boom*", "*timeout*"] }, "releases": { "releases": ["1.0-beta*"] } });
+    let before = compiled();
+    for n in 0..5u8 {
+        assert_eq!(fake.send(&format!("{:02x}", 0x30 + n).repeat(16)).status, 200);
+        fake.after();
+    }
+    assert_eq!(compiled() - before, 1, "compiled when fetched, not per request");
+    assert_eq!(envelope_posts(&fake).len(), 5, "message \"m\" passes every filter");
 }

@@ -1,0 +1,1 @@
+pub const VALUE_UNKNOWN: &str = "UNKNOWN";
