@@ -53,11 +53,12 @@ fn setting(name: &str) -> Option<String> {
 }
 
 /// Takes the input written after [`bench_alloc`] as the request body (`gzip`: gzip-encoded),
-/// with filters and a quota on or off. Returns 0 when the set-up judges the body as accepted.
+/// with filters (1: all, 2: all but the two that parse the user agent) and a quota on or off.
+/// Returns 0 when the set-up judges the body as accepted.
 #[no_mangle]
 pub extern "C" fn bench_setup(gzip: u32, filters: u32, quota: u32) -> u32 {
     let body = INPUT.with(|i| i.borrow().clone());
-    let filter_settings = if filters != 0 {
+    let mut filter_settings = if filters != 0 {
         json!({
             "localhost": { "isEnabled": true },
             "browserExtensions": { "isEnabled": true },
@@ -71,6 +72,11 @@ pub extern "C" fn bench_setup(gzip: u32, filters: u32, quota: u32) -> u32 {
     } else {
         json!({})
     };
+    if filters == 2 {
+        // Every filter but the two that parse the user agent.
+        filter_settings["webCrawlers"]["isEnabled"] = json!(false);
+        filter_settings["legacyBrowsers"]["isEnabled"] = json!(false);
+    }
     let quotas = if quota != 0 {
         json!([{ "id": "q", "categories": ["error"], "scope": "project", "limit": 1_000_000_000u64, "window": 3600 }])
     } else {
@@ -89,7 +95,7 @@ pub extern "C" fn bench_setup(gzip: u32, filters: u32, quota: u32) -> u32 {
         config: Arc::new(EdgeConfig::from_settings(setting).expect("settings")),
         identity: Identity::from_settings(setting).expect("identity"),
     };
-    if filters != 0 {
+    if filters == 1 {
         // The globs and the user-agent parser work in this build as on the host.
         use picket::core::filter::FilterReason;
         let f = &bench.project.filters;
