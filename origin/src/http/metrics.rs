@@ -14,7 +14,7 @@ use crate::state::AppState;
 pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = state.metrics_token.as_deref() {
         let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| crate::ids::token_digest(g) == crate::ids::token_digest(token)) {
+        if given.is_none_or(|g| crate::ids::token_digest(g) != crate::ids::token_digest(token)) {
             return (StatusCode::UNAUTHORIZED, "a metrics token is needed\n").into_response();
         }
     }
