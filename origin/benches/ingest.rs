@@ -202,6 +202,8 @@ struct Run {
     visible: Duration,
     idle_rss_kib: u64,
     peak_rss_kib: u64,
+    /// `picket_events_processed_total` from `GET /metrics` once all were visible.
+    processed_by_metrics: usize,
 }
 
 impl Run {
@@ -226,6 +228,7 @@ impl Run {
             "end_to_end_per_second": self.visible_per_second(settings),
             "origin_idle_rss_mib": mib(self.idle_rss_kib),
             "origin_peak_rss_mib": mib(self.peak_rss_kib),
+            "events_processed_by_metrics": self.processed_by_metrics,
         })
     }
 }
@@ -254,30 +257,23 @@ fn envelopes(settings: &Settings) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The measurement, the same for every backend: a new origin on `backend`, all envelopes
-/// posted over `connections` keep-alive connections, then the API polled until every accepted
-/// event is counted in an issue.
-fn measure(backend: Backend, settings: &Settings, bodies: &Arc<Vec<Vec<u8>>>) -> Run {
-    let database_url = backend.database_url();
-    let mut origin = Origin::start(database_url.as_deref(), settings.events + 1);
-    let idle_rss_kib = origin.memory_kib("VmRSS");
-    let ingest = format!("{}/api/{}/envelope/", origin.url, origin.boot["project_id"]);
-    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.boot("public_key"));
-
+/// Posts every body to `url` over `connections` keep-alive connections (one thread each): how
+/// long it took and how many were not answered 200.
+fn post_all(url: &str, auth: &str, bodies: &Arc<Vec<Vec<u8>>>, connections: usize) -> (Duration, usize) {
     let next = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let senders: Vec<_> = (0..settings.connections)
+    let senders: Vec<_> = (0..connections)
         .map(|_| {
-            let (bodies, next, refused, ingest, auth) =
-                (bodies.clone(), next.clone(), refused.clone(), ingest.clone(), auth.clone());
+            let (bodies, next, refused, url, auth) =
+                (bodies.clone(), next.clone(), refused.clone(), url.to_string(), auth.to_string());
             std::thread::spawn(move || {
                 let agent = agent();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
                     let status = agent
-                        .post(&ingest)
+                        .post(&url)
                         .header("x-sentry-auth", &auth)
                         .send(&body[..])
                         .map(|r| r.status().as_u16())
@@ -292,8 +288,62 @@ fn measure(backend: Backend, settings: &Settings, bodies: &Arc<Vec<Vec<u8>>>) ->
     for s in senders {
         s.join().unwrap();
     }
-    let accept = start.elapsed();
-    let refused = refused.load(Ordering::Relaxed);
+    (start.elapsed(), refused.load(Ordering::Relaxed))
+}
+
+/// A server that does nothing but read each request and answer `200 {}` on the same
+/// connection: what the load generator alone reaches, to show it is not what bounds the origin.
+fn trivial_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/1/envelope/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err()
+                        || writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The measurement, the same for every backend: a new origin on `backend`, all envelopes
+/// posted over `connections` keep-alive connections, then the API polled until every accepted
+/// event is counted in an issue.
+fn measure(backend: Backend, settings: &Settings, bodies: &Arc<Vec<Vec<u8>>>) -> Run {
+    let database_url = backend.database_url();
+    let mut origin = Origin::start(database_url.as_deref(), settings.events + 1);
+    let idle_rss_kib = origin.memory_kib("VmRSS");
+    let ingest = format!("{}/api/{}/envelope/", origin.url, origin.boot["project_id"]);
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", origin.boot("public_key"));
+
+    let start = Instant::now();
+    let (accept, refused) = post_all(&ingest, &auth, bodies, settings.connections);
 
     let api = agent();
     let list = format!(
@@ -322,23 +372,30 @@ fn measure(backend: Backend, settings: &Settings, bodies: &Arc<Vec<Vec<u8>>>) ->
         std::thread::sleep(Duration::from_millis(100));
     };
     let peak_rss_kib = origin.memory_kib("VmHWM");
+    // The same count as the operator sees it.
+    let metrics = api.get(format!("{}/metrics", origin.url)).call().unwrap().body_mut().read_to_string().unwrap();
+    let processed_by_metrics = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("picket_events_processed_total ")?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as usize;
     drop(origin);
     // A private cluster goes with this process; on a PICKET_TEST_POSTGRES server, clean up.
     if let Some(url) = database_url.filter(|_| postgres::server().data_dir().is_none()) {
         let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
         postgres::server().psql(&postgres::server().admin_url(), &format!("drop database if exists \"{name}\""));
     }
-    Run { backend, refused, accept, visible, idle_rss_kib, peak_rss_kib }
+    Run { backend, refused, accept, visible, idle_rss_kib, peak_rss_kib, processed_by_metrics }
 }
 
 /// The markdown table: one row per figure, one column per backend.
 fn table(settings: &Settings, runs: &[Run]) -> String {
     type Cell = fn(&Run, &Settings) -> String;
-    let rows: [(&str, Cell); 6] = [
+    let rows: [(&str, Cell); 7] = [
         ("accepted events/s", |r, s| format!("{:.0}", r.accepted_per_second(s))),
         ("processed and visible events/s", |r, s| format!("{:.0}", r.visible_per_second(s))),
         ("last visible after last accept (s)", |r, _| format!("{:.2}", (r.visible - r.accept).as_secs_f64())),
         ("refused", |r, _| r.refused.to_string()),
+        ("events processed, by /metrics", |r, _| r.processed_by_metrics.to_string()),
         ("origin peak RSS (MiB)", |r, _| format!("{:.1}", mib(r.peak_rss_kib))),
         ("origin idle RSS after start (MiB)", |r, _| format!("{:.1}", mib(r.idle_rss_kib))),
     ];
@@ -365,6 +422,12 @@ fn main() {
     let bodies = Arc::new(bodies);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
+    // The load generator against a server that does nothing: its ceiling on this machine.
+    let (took, failed) = post_all(&trivial_server(), "Sentry sentry_key=x", &bodies, settings.connections);
+    assert_eq!(failed, 0, "the trivial server answers every request");
+    let generator_per_second = settings.events as f64 / took.as_secs_f64();
+    eprintln!("bench origin: the load generator alone reaches {generator_per_second:.0} requests/s");
+
     let mut runs = Vec::new();
     for backend in backends {
         eprintln!("bench origin: {} events on {} ...", settings.events, backend.title());
@@ -379,6 +442,13 @@ fn main() {
         settings.events, settings.connections, settings.issues
     );
     println!("{}\n", table(&settings, &runs));
+    let fastest = runs.iter().map(|r| r.accepted_per_second(&settings)).fold(0.0, f64::max);
+    println!(
+        "- The load generator alone (the same {} connections to a server that only answers 200): \
+         {generator_per_second:.0} requests/s, {:.1}x the fastest accept rate measured here.",
+        settings.connections,
+        generator_per_second / fastest
+    );
     for run in &runs {
         println!("- {}", run.backend.describe());
     }
@@ -389,6 +459,7 @@ fn main() {
     let mut result = json!({
         "events": settings.events, "connections": settings.connections, "issues": settings.issues,
         "avg_envelope_bytes": avg_envelope_bytes, "cores": cores,
+        "generator_alone_per_second": generator_per_second,
         "backends": runs.iter().map(|r| r.backend.name()).collect::<Vec<_>>(),
         "note": PG_MEMORY_NOTE,
     });

@@ -50,6 +50,15 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<crate::commit::CommitError> for ApiError {
+    fn from(e: crate::commit::CommitError) -> Self {
+        match e {
+            crate::commit::CommitError::Busy => ApiError::Busy,
+            crate::commit::CommitError::Failed(e) => ApiError::Unavailable(e),
+        }
+    }
+}
+
 /// Why storage failed, carried on a 503's extensions for [`log_causes`].
 #[derive(Clone, Debug)]
 pub struct StorageFailure(pub Arc<anyhow::Error>);
@@ -90,10 +99,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware over the whole router: logs the storage failure behind a response, once.
-pub async fn log_causes(request: Request, next: Next) -> Response {
+/// Middleware over the whole router: logs (and counts) the storage failure behind a response, once.
+pub async fn log_causes(
+    axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let response = next.run(request).await;
     if let Some(StorageFailure(e)) = response.extensions().get::<StorageFailure>() {
+        metrics.store_error("request");
         tracing::error!(error = %e, "storage is unavailable");
     }
     response

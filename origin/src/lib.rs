@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod commit;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod manage;
+pub mod metrics;
 pub mod model;
 pub mod people;
 pub mod process;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use picket::core::limits::Limits;
+use picket_origin::commit::{CommitSettings, Committer};
+use picket_origin::metrics::Metrics;
 use picket_origin::process::{self, normalize::Context};
 use picket_origin::store::{DatabaseUrl, PoolSettings, Role, SqlStore, Store};
 use picket_origin::worker::{self, Queue};
@@ -71,6 +73,10 @@ enum Command {
         /// Email of the owner created on first start (password generated, in bootstrap.json).
         #[arg(long, default_value = bootstrap::OWNER_EMAIL, env = "PICKET_OWNER_EMAIL")]
         owner_email: String,
+        /// If set, `GET /metrics` answers only `Authorization: Bearer <token>`; unset, it answers
+        /// anyone who can reach the origin (fine on loopback or a private network).
+        #[arg(long, env = "PICKET_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
     /// Manage the people who sign in to the web UI.
     User {
@@ -253,6 +259,7 @@ struct Times {
     drain: std::time::Duration,
     body: std::time::Duration,
     trusted_proxies: usize,
+    metrics_token: Option<String>,
 }
 
 async fn open_store(cli: &Cli) -> anyhow::Result<SqlStore> {
@@ -285,11 +292,13 @@ async fn main() -> anyhow::Result<()> {
             body_timeout_secs,
             trusted_proxies,
             owner_email,
+            metrics_token,
         } => {
             let times = Times {
                 drain: std::time::Duration::from_secs(drain_secs),
                 body: std::time::Duration::from_secs(body_timeout_secs),
                 trusted_proxies: trusted_proxies.into(),
+                metrics_token: metrics_token.filter(|t| !t.is_empty()),
             };
             let first = (org.as_str(), project.as_str(), owner_email.as_str());
             return serve(store, &cli.data_dir, bind, first, dsn_url, max_pending, times).await;
@@ -367,12 +376,24 @@ async fn serve(
     let limits = Limits::from_settings(|name| std::env::var(format!("PICKET_{name}")).ok())
         .map_err(|e| anyhow::anyhow!("limit settings: {e}"))?;
     let pool = store.clone();
+    let commit = CommitSettings::for_backend(store.backend());
     let store: Arc<dyn Store> = Arc::new(store);
     let queue = Arc::new(Queue::new(store.pending_count().await?, max_pending));
-    let worker = tokio::spawn(worker::run(store.clone(), queue.clone()));
+    let metrics = Arc::new(Metrics::default());
+    let worker = tokio::spawn(worker::run(store.clone(), queue.clone(), metrics.clone()));
     let sweeper = tokio::spawn(worker::retention(store.clone()));
-    let state =
-        AppState { store, limits, queue, dsn_url, body_timeout: times.body, trusted_proxies: times.trusted_proxies };
+    let committer = Committer::start(store.clone(), commit, metrics.clone());
+    let state = AppState {
+        store,
+        limits,
+        queue,
+        dsn_url,
+        body_timeout: times.body,
+        trusted_proxies: times.trusted_proxies,
+        committer,
+        metrics,
+        metrics_token: times.metrics_token,
+    };
     let listener = TcpListener::bind(bind).await?;
     // Tests and scripts read this line to learn the port.
     println!("picket-origin listening on http://{}", listener.local_addr()?);

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use picket::core::limits::Limits;
 
+use crate::commit::Committer;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::worker::Queue;
 
@@ -24,4 +26,10 @@ pub struct AppState {
     /// Proxies in front of the origin whose `X-Forwarded-For` entries are believed for direct
     /// (unsigned) traffic; 0 believes only the socket's peer.
     pub trusted_proxies: usize,
+    /// Ingest's group commit (the one way accepted envelopes reach the store).
+    pub committer: Committer,
+    /// What `GET /metrics` shows.
+    pub metrics: Arc<Metrics>,
+    /// If set, `GET /metrics` wants `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }

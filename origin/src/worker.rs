@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::metrics::Metrics;
 use crate::process;
 use crate::store::{Completed, PendingEnvelope, Store};
 
 /// Envelopes taken from the queue at a time.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 
 /// How long a batch stays leased to the worker that took it. A worker that dies mid-batch
 /// (its process killed) leaves the batch to the others once this has passed.
@@ -78,7 +79,7 @@ pub fn process_batch(batch: &[PendingEnvelope]) -> Vec<Completed> {
 }
 
 /// Runs the worker until the task is dropped.
-pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
+pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>, metrics: Arc<Metrics>) {
     let mut counted = tokio::time::Instant::now();
     loop {
         if counted.elapsed() >= RECOUNT {
@@ -91,6 +92,7 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
         let batch = match store.claim(BATCH, now, LEASE.as_millis() as i64).await {
             Ok(batch) => batch,
             Err(e) => {
+                metrics.store_error("worker");
                 tracing::error!(error = %e, "could not read the processing queue; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -111,9 +113,16 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
                 continue;
             }
         };
+        let events: usize = done.iter().map(|d| d.processed.events.len()).sum();
+        let outcomes: Vec<_> = done
+            .iter()
+            .flat_map(|d| d.processed.outcomes.iter().chain(d.processed.events.iter().flat_map(|e| &e.accepted)))
+            .cloned()
+            .collect();
         // One transaction for the whole batch: one fsync, not one per envelope. On failure the
         // lease runs out and the batch is taken again, by this worker or another.
         if let Err(e) = store.complete(done).await {
+            metrics.store_error("worker");
             tracing::error!(error = %e, "could not commit processed envelopes; they stay queued");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
@@ -121,6 +130,8 @@ pub async fn run(store: Arc<dyn Store>, queue: Arc<Queue>) {
         for _ in 0..count {
             queue.done();
         }
+        metrics.processed(count as u64, events as u64);
+        metrics.outcomes("processing", &outcomes);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Ingest at the origin: the same core judges the request as at the edge; an accepted
-//! envelope is processed and committed to storage before the 200 goes out.
+//! envelope is committed to storage (with others waiting, [`crate::commit`]) before the 200
+//! goes out, and processed by the worker after.
 
 use std::net::SocketAddr;
 
@@ -88,7 +89,8 @@ pub async fn ingest(State(state): State<AppState>, request: Request) -> Result<R
         client_ip: forward.client_ip,
         body: forward.body,
     };
-    state.store.accept(envelope).await?;
+    // Group commit: answered once the batch holding it is durable.
+    state.committer.accept(envelope).await?;
     state.queue.pushed();
     Ok(send(done.response))
 }
@@ -98,6 +100,7 @@ async fn record(state: &AppState, project_id: i64, at_ms: i64, outcomes: &[picke
     if outcomes.is_empty() {
         return;
     }
+    state.metrics.outcomes("ingest", outcomes);
     let rows: Vec<_> = outcomes.iter().map(|o| (project_id, o.clone())).collect();
     if let Err(e) = state.store.record_outcomes(at_ms, &rows).await {
         tracing::error!(error = %e, "could not record outcomes");

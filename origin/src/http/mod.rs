@@ -8,6 +8,7 @@ pub mod filters;
 pub mod ingest;
 pub mod items;
 pub mod links;
+pub mod metrics;
 pub mod quotas;
 pub mod relay;
 mod serialize;

@@ -58,6 +58,7 @@ async fn outcomes(State(state): State<AppState>, FromEdge(body): FromEdge) -> Re
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     state.store.record_outcomes(chrono::Utc::now().timestamp_millis(), &rows).await?;
+    state.metrics.outcomes("edge", rows.iter().map(|(_, o)| o));
     Ok(Json(serde_json::json!({})))
 }
 

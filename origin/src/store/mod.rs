@@ -3,6 +3,8 @@
 //! signatures, quota counters). One implementation over sqlx serves SQLite (the embedded
 //! default) and PostgreSQL, each with its own versioned migrations.
 
+mod batch;
+mod complete;
 mod db;
 mod items;
 mod pages;
@@ -36,12 +38,17 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an accepted envelope durably for processing. Every envelope is kept: the event
     /// item in it is stored once per event id when it is processed, not the envelope.
     async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<()>;
+    /// Stores accepted envelopes durably in one transaction (one fsync): all of them or, on
+    /// failure, none. The group commit's write.
+    async fn accept_batch(&self, batch: &[AcceptedEnvelope]) -> StoreResult<()>;
     /// Leases up to `limit` envelopes not processed yet (oldest first) to the caller for
     /// `lease_ms`: no other worker, in this process or another, takes them until the lease runs
     /// out, which is how a dead worker's envelopes reach a live one.
     async fn claim(&self, limit: usize, now_ms: i64, lease_ms: i64) -> StoreResult<Vec<PendingEnvelope>>;
     /// How many envelopes wait for processing.
     async fn pending_count(&self) -> StoreResult<usize>;
+    /// How many envelopes wait for processing and when the oldest of them was received (Unix ms).
+    async fn queue_stats(&self) -> StoreResult<(usize, Option<i64>)>;
     /// Commits what processing made of a batch of envelopes (events, issues, drops) and marks
     /// them processed, in one transaction; an envelope already committed (by a worker whose lease
     /// it outlived) is skipped, so each is committed once.

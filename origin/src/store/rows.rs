@@ -1,6 +1,6 @@
 //! Row mapping (column lists and row readers) and the writes every backend shares: recording
-//! outcomes, and storing an event once by id while counting it on its issue — exact under
-//! concurrent writers, since every count is an `UPDATE ... SET n = n + 1` under the row's lock.
+//! outcomes, and finding or creating an event's issue under the project row's lock (the
+//! worker's batch commit, `complete.rs`, stores and counts the events).
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -133,7 +133,7 @@ pub async fn insert_outcomes(
 
 /// The issue of `ev`'s group, created (uncounted) on first sight. Creating takes the project
 /// row's lock first, so two writers never hand out one short id twice or make the group twice.
-async fn issue_for(c: &mut AnyConnection, project_id: i64, ev: &NewEvent) -> sqlx::Result<i64> {
+pub(super) async fn issue_for(c: &mut AnyConnection, project_id: i64, ev: &NewEvent) -> sqlx::Result<i64> {
     let find = || {
         sqlx::query_scalar::<_, i64>("SELECT id FROM issues WHERE project_id = $1 AND group_hash = $2")
             .bind(project_id)
@@ -174,69 +174,4 @@ async fn issue_for(c: &mut AnyConnection, project_id: i64, ev: &NewEvent) -> sql
     .bind(ev.timestamp_ms)
     .fetch_one(&mut *c)
     .await
-}
-
-/// Stores an event and counts it on its issue; whether it was new (an event id is stored once:
-/// a second writer of the same id waits on the unique index and then adds nothing).
-pub async fn insert_event(
-    c: &mut AnyConnection,
-    project_id: i64,
-    received_ms: i64,
-    ev: &NewEvent,
-) -> sqlx::Result<bool> {
-    let seen = sqlx::query_scalar::<_, i64>("SELECT 1 FROM events WHERE project_id = $1 AND event_id = $2")
-        .bind(project_id)
-        .bind(ev.event_id.clone())
-        .fetch_optional(&mut *c)
-        .await?;
-    if seen.is_some() {
-        return Ok(false);
-    }
-    let issue_id = issue_for(c, project_id, ev).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO events (project_id, event_id, issue_id, timestamp, received, title, culprit, message, platform, \
-         event_type, metadata, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (project_id, event_id) DO NOTHING",
-    )
-    .bind(project_id)
-    .bind(ev.event_id.clone())
-    .bind(issue_id)
-    .bind(ev.timestamp_ms)
-    .bind(received_ms)
-    .bind(ev.title.clone())
-    .bind(ev.culprit.clone())
-    .bind(ev.message.clone())
-    .bind(ev.platform.clone())
-    .bind(ev.event_type.clone())
-    .bind(ev.metadata.to_string())
-    .bind(ev.payload.to_string())
-    .execute(&mut *c)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(false);
-    }
-    // A new event on a resolved issue is a regression; ignored issues stay ignored.
-    sqlx::query(
-        "UPDATE issues SET times_seen = times_seen + 1, level = $2, \
-         first_seen = CASE WHEN $3 < first_seen THEN $3 ELSE first_seen END, \
-         last_seen = CASE WHEN $3 > last_seen THEN $3 ELSE last_seen END, \
-         substatus = CASE WHEN status = 'resolved' THEN 'regressed' \
-                          WHEN substatus = 'new' AND times_seen > 0 THEN 'ongoing' ELSE substatus END, \
-         status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
-         WHERE id = $1",
-    )
-    .bind(issue_id)
-    .bind(ev.level.clone())
-    .bind(ev.timestamp_ms)
-    .execute(&mut *c)
-    .await?;
-    if let Some(user) = &ev.user_ident {
-        sqlx::query("INSERT INTO issue_users (issue_id, user_ident) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(issue_id)
-            .bind(user.clone())
-            .execute(&mut *c)
-            .await?;
-    }
-    Ok(true)
 }

@@ -8,8 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::db::{big, json_column, Backend};
-use super::rows::{insert_event, insert_outcomes};
-use super::{AcceptedEnvelope, Completed, PendingEnvelope};
+use super::{AcceptedEnvelope, PendingEnvelope};
 
 /// The row lock a backend takes on what a transaction reads and will change (SQLite's
 /// `BEGIN IMMEDIATE` already holds the whole database).
@@ -74,31 +73,6 @@ pub async fn claim(
         query = query.bind(id);
     }
     query.fetch_all(&mut *tx).await?.iter().map(pending_row).collect()
-}
-
-/// Commits what processing made of a batch, each envelope once: an envelope another worker
-/// committed first (its lease had run out) is skipped whole.
-pub async fn complete(tx: &mut AnyConnection, batch: &[Completed]) -> sqlx::Result<()> {
-    for done in batch {
-        let mine = sqlx::query("UPDATE envelopes SET processed = 1 WHERE id = $1 AND processed = 0")
-            .bind(done.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if mine == 0 {
-            continue;
-        }
-        let (project_id, at) = (done.project_id, done.received_ms);
-        for ev in &done.processed.events {
-            // An event id stored before adds nothing, not even an outcome: its item has one.
-            if insert_event(tx, project_id, at, ev).await? {
-                insert_outcomes(tx, project_id, at, &ev.accepted).await?;
-            }
-        }
-        super::items::insert(tx, project_id, at, &done.processed).await?;
-        insert_outcomes(tx, project_id, at, &done.processed.outcomes).await?;
-    }
-    Ok(())
 }
 
 /// Records an edge signature until `expires_ms`; false if it was recorded before (a replay).

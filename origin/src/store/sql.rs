@@ -102,17 +102,11 @@ impl Store for SqlStore {
     }
 
     async fn accept(&self, envelope: AcceptedEnvelope) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO envelopes (project_id, event_id, received, client_ip, body) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(envelope.project_id)
-        .bind(envelope.event_id)
-        .bind(envelope.received_ms)
-        .bind(envelope.client_ip)
-        .bind(envelope.body)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.accept_batch(std::slice::from_ref(&envelope)).await
+    }
+
+    async fn accept_batch(&self, batch: &[AcceptedEnvelope]) -> StoreResult<()> {
+        in_transaction!(self, |tx| super::batch::insert_envelopes(tx, batch))
     }
 
     async fn claim(&self, limit: usize, now_ms: i64, lease_ms: i64) -> StoreResult<Vec<PendingEnvelope>> {
@@ -127,8 +121,12 @@ impl Store for SqlStore {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    async fn queue_stats(&self) -> StoreResult<(usize, Option<i64>)> {
+        Ok(super::batch::queue_stats(&mut *self.conn().await?).await?)
+    }
+
     async fn complete(&self, batch: Vec<Completed>) -> StoreResult<()> {
-        in_transaction!(self, |tx| super::shared::complete(tx, &batch))
+        in_transaction!(self, |tx| super::complete::complete(tx, &batch))
     }
 
     async fn first_use(&self, signature: &str, expires_ms: i64, now_ms: i64) -> StoreResult<bool> {

@@ -28,6 +28,7 @@ macro_rules! on_both_stores {
 }
 
 mod errors;
+mod group_commit;
 mod keys;
 mod layering;
 mod lifecycle;
@@ -53,6 +54,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use picket::core::limits::Limits;
+use picket_origin::commit::{CommitSettings, Committer};
+use picket_origin::metrics::Metrics;
 pub use picket_origin::store::Backend;
 use picket_origin::store::{Bootstrap, DatabaseUrl, PoolSettings, SqlStore, Store};
 use picket_origin::worker::Queue;
@@ -70,9 +73,28 @@ pub async fn open_store(backend: Backend, dir: &TempDir) -> (SqlStore, DatabaseU
     (SqlStore::open(&url, PoolSettings::default_for(backend)).await.unwrap(), url)
 }
 
+/// An app's state over `store` with the defaults: the group commit started, fresh metrics.
+pub fn state_for(store: Arc<SqlStore>, backend: Backend) -> AppState {
+    let metrics = Arc::new(Metrics::default());
+    let committer = Committer::start(store.clone(), CommitSettings::for_backend(backend), metrics.clone());
+    AppState {
+        store,
+        limits: Limits::default(),
+        queue: Arc::new(Queue::new(0, 10_000)),
+        dsn_url: None,
+        body_timeout: std::time::Duration::from_secs(5),
+        trusted_proxies: 0,
+        committer,
+        metrics,
+        metrics_token: None,
+    }
+}
+
 /// An origin with one organization (`acme`), project (`web`), DSN key and token.
 pub struct Api {
     router: Router,
+    /// The app's state (its queue, committer and metrics), for tests that run the worker.
+    pub state: AppState,
     pub store: Arc<SqlStore>,
     pub boot: Bootstrap,
     /// The store's database, for tests that reach under the API.
@@ -113,15 +135,8 @@ impl Api {
             .await
             .unwrap()
             .expect("an empty store bootstraps");
-        let state = AppState {
-            store: store.clone(),
-            limits: Limits::default(),
-            queue: Arc::new(Queue::new(0, 10_000)),
-            dsn_url: None,
-            body_timeout: std::time::Duration::from_secs(5),
-            trusted_proxies: 0,
-        };
-        Api { router: app(state), store, boot, url, _dir: dir }
+        let state = state_for(store.clone(), backend);
+        Api { router: app(state.clone()), state, store, boot, url, _dir: dir }
     }
 
     /// Sends a request with the organization's token (or `token`, or none with `Some("")`).

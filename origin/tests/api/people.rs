@@ -2,13 +2,9 @@
 //! without a session, sign-out and CSRF, the sign-in rate limit, personal API tokens, users in
 //! several organizations, password resets, and the Secure flag behind an https proxy.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::StatusCode;
-use picket::core::limits::Limits;
 use picket_origin::store::Store;
-use picket_origin::worker::Queue;
 use picket_origin::{app, AppState};
 use tower::ServiceExt;
 
@@ -263,14 +259,7 @@ on_both_stores! {
 
     async fn cookies_are_secure_behind_an_https_proxy(api) {
         let password = api.create_user("ann@example.com", "acme", "member").await;
-        let state = AppState {
-            store: api.store.clone(),
-            limits: Limits::default(),
-            queue: Arc::new(Queue::new(0, 10_000)),
-            dsn_url: None,
-            body_timeout: std::time::Duration::from_secs(5),
-            trusted_proxies: 1,
-        };
+        let state = AppState { trusted_proxies: 1, ..crate::state_for(api.store.clone(), api.url.backend()) };
         let router = app(state);
         let send = async |proto: &str| {
             let csrf = "c".repeat(64);
