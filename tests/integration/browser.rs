@@ -7,35 +7,13 @@
 //! The driver is tests/browser/sdk.mjs on tests/browser/lib.mjs; screenshots are kept under
 //! target/browser-artifacts/.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{root, wait_for, Edge, Kind, Origin};
+use crate::harness::{wait_for, Edge, Kind, Origin};
 use crate::tunnel::LISTED_HOST;
-
-/// Runs tests/browser/sdk.mjs with `args` and returns its JSON result, which must say ok.
-fn drive(args: &[&str]) -> Value {
-    let chromium = std::env::var("PICKET_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "{chromium} is missing: run scripts/setup (scripts/test does), or name Chromium in PICKET_CHROMIUM"
-    );
-    let out = Command::new(root().join("node_modules/.bin/node"))
-        .current_dir(root())
-        .arg("tests/browser/sdk.mjs")
-        .args(args)
-        .output()
-        .expect("run node (scripts/setup installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!("sdk.mjs printed no result ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
-    });
-    let failed: Vec<&Value> = result["checks"].as_array().unwrap().iter().filter(|c| c["ok"] != true).collect();
-    assert!(result["ok"] == true && out.status.success(), "the browser test failed: {failed:#?}\n{result:#}");
-    result
-}
+use crate::ui::drive;
 
 /// Waits for event `id` at the origin and checks what the browser made of it.
 fn landed(origin: &Origin, id: &str, marker: &str) -> Value {
@@ -89,7 +67,7 @@ fn browser_sdk_errors_arrive_directly_and_through_the_tunnel_with_cors(kind: Kin
     for (name, dsn, target, tunnel) in &runs {
         let mut args = vec![name.as_str(), dsn.as_str(), target.as_str()];
         args.extend(tunnel.as_deref());
-        let result = drive(&args);
+        let result = drive("sdk.mjs", &args);
         for page in result["runs"].as_array().unwrap() {
             let marker = page["marker"].as_str().unwrap();
             let sent = page["sent"].as_array().unwrap();
@@ -106,7 +84,7 @@ fn browser_sdk_errors_arrive_directly_and_through_the_tunnel_with_cors(kind: Kin
     }
     // And they show in the web UI, with the browser and the OS, to the first owner.
     let name = format!("sdk-{platform}-ui");
-    crate::ui::drive_ui(&[
+    let sees = [
         "sees",
         &name,
         &origin.url,
@@ -115,5 +93,6 @@ fn browser_sdk_errors_arrive_directly_and_through_the_tunnel_with_cors(kind: Kin
         &b.owner_password,
         "TypeError: picket browser",
         "RangeError: picket browser",
-    ]);
+    ];
+    drive("ui.mjs", &sees);
 }

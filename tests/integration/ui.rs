@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::harness::{root, wait_for, Origin};
 
-/// Runs tests/browser/ui.mjs with `args`; panics with the failed checks unless it says ok.
-pub fn drive_ui(args: &[&str]) -> Value {
+/// Runs the browser script `script` (under tests/browser/, on lib.mjs) with `args` in Debian's
+/// Chromium; panics with the failed checks unless its JSON result says ok.
+pub fn drive(script: &str, args: &[&str]) -> Value {
     let chromium = std::env::var("PICKET_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
@@ -21,17 +22,17 @@ pub fn drive_ui(args: &[&str]) -> Value {
     );
     let out = Command::new(root().join("node_modules/.bin/node"))
         .current_dir(root())
-        .arg("tests/browser/ui.mjs")
+        .arg(format!("tests/browser/{script}"))
         .args(args)
         .output()
         .expect("run node (scripts/setup installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
-        panic!("ui.mjs printed no result ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+        panic!("{script} printed no result ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
     });
     let failed: Vec<&Value> =
         result["checks"].as_array().map(|c| c.iter().filter(|c| c["ok"] != true).collect()).unwrap_or_default();
-    assert!(result["ok"] == true && out.status.success(), "the UI test failed: {failed:#?}\n{result:#}");
+    assert!(result["ok"] == true && out.status.success(), "{script} failed: {failed:#?}\n{result:#}");
     result
 }
 
@@ -74,7 +75,7 @@ fn tour(name: &str, envs: &[(&str, &str)]) {
     let foreign = format!("/organizations/rival/issues/{rival_issue}/");
     let args =
         ["tour", name, &origin.url, &b.organization, &b.owner_email, &b.owner_password, "ZeroDivisionError", &foreign];
-    let result = drive_ui(&args);
+    let result = drive("ui.mjs", &args);
     assert!(result["checks"].as_array().unwrap().len() > 40, "the tour ran its checks: {result}");
     assert!(result["screenshots"].as_array().unwrap().len() >= 10, "screenshots kept: {result}");
 }

@@ -16,8 +16,9 @@ use crate::http::extract::{parse_json, Body, Path};
 use crate::state::AppState;
 use crate::store::{FilterChange, FilterSettings, ProjectChanges};
 
-/// The legacy browser subfilters the core knows (see `picket::core::filter`).
-const LEGACY_BROWSERS: &[&str] = &[
+/// The legacy browser subfilters the core knows (see `picket::core::filter`), for the API and
+/// the settings page.
+pub const LEGACY_BROWSERS: &[&str] = &[
     "default",
     "ie_pre_9",
     "ie9",

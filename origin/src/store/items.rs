@@ -131,15 +131,21 @@ pub async fn user_reports(
                 Some(id) => Some((id, r.try_get(7)?, r.try_get(8)?)),
                 None => None,
             };
-            Ok(UserReport {
-                id: r.try_get(0)?,
-                event_id: r.try_get(1)?,
-                name: r.try_get(2)?,
-                email: r.try_get(3)?,
-                comments: r.try_get(4)?,
-                received_ms: r.try_get(5)?,
-                issue,
-            })
+            user_report_row(r, issue)
         })
         .collect()
+}
+
+/// A user report from a row whose first columns are `id, event_id, name, email, comments,
+/// received`, with its issue as the caller found it.
+pub fn user_report_row(r: &sqlx::any::AnyRow, issue: Option<(i64, i64, String)>) -> sqlx::Result<UserReport> {
+    Ok(UserReport {
+        id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        email: r.try_get(3)?,
+        comments: r.try_get(4)?,
+        received_ms: r.try_get(5)?,
+        issue,
+    })
 }

@@ -20,19 +20,7 @@ pub async fn organization_issues(
     let mut sql = format!(
         "SELECT {ISSUE_COLUMNS} FROM issues i JOIN projects p ON p.id = i.project_id WHERE p.organization_id = $1"
     );
-    let mut texts = Vec::new();
-    if let Some(status) = &query.status {
-        texts.push(status.clone());
-        sql.push_str(&format!(" AND i.status = ${}", texts.len() + 1));
-    }
-    let find = match backend {
-        Backend::Sqlite => "instr",
-        Backend::Postgres => "strpos",
-    };
-    for word in &query.text {
-        texts.push(word.to_lowercase());
-        sql.push_str(&format!(" AND {find}(lower(i.title), ${}) > 0", texts.len() + 1));
-    }
+    let texts = super::reads::issue_filters(&mut sql, backend, query);
     let mut n = texts.len() + 1;
     if project_id.is_some() {
         n += 1;
@@ -93,18 +81,7 @@ pub async fn event_user_reports(
     .bind(event_id.to_string())
     .fetch_all(&mut *c)
     .await?;
-    let report = |r: &sqlx::any::AnyRow| -> sqlx::Result<UserReport> {
-        Ok(UserReport {
-            id: r.try_get(0)?,
-            event_id: r.try_get(1)?,
-            name: r.try_get(2)?,
-            email: r.try_get(3)?,
-            comments: r.try_get(4)?,
-            received_ms: r.try_get(5)?,
-            issue: None,
-        })
-    };
-    Ok(rows.iter().map(report).collect::<sqlx::Result<_>>()?)
+    Ok(rows.iter().map(|r| super::items::user_report_row(r, None)).collect::<sqlx::Result<_>>()?)
 }
 
 /// The event ids just older and just newer than `event_id` in its issue, in the order issue

@@ -7,13 +7,10 @@ use super::db::{big, Backend};
 use super::rows::{event_row, issue_row, EVENT_COLUMNS, ISSUE_COLUMNS};
 use super::{Event, Issue, IssueQuery, IssueSelection, IssueStatus, OutcomeTotal, StoreResult, Swept};
 
-pub async fn issues(
-    c: &mut AnyConnection,
-    backend: Backend,
-    project_id: i64,
-    query: &IssueQuery,
-) -> StoreResult<Vec<Issue>> {
-    let mut sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.project_id = $1");
+/// Appends `query`'s status and title words to `sql` (an issue `SELECT` aliasing `issues` as
+/// `i` whose only placeholder so far is `$1`) as placeholders `$2`, `$3`, ...; the values to
+/// bind to them, in order.
+pub fn issue_filters(sql: &mut String, backend: Backend, query: &IssueQuery) -> Vec<String> {
     let mut texts = Vec::new();
     if let Some(status) = &query.status {
         texts.push(status.clone());
@@ -27,6 +24,17 @@ pub async fn issues(
         texts.push(word.to_lowercase());
         sql.push_str(&format!(" AND {find}(lower(i.title), ${}) > 0", texts.len() + 1));
     }
+    texts
+}
+
+pub async fn issues(
+    c: &mut AnyConnection,
+    backend: Backend,
+    project_id: i64,
+    query: &IssueQuery,
+) -> StoreResult<Vec<Issue>> {
+    let mut sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.project_id = $1");
+    let texts = issue_filters(&mut sql, backend, query);
     let n = texts.len() + 1;
     sql.push_str(&format!(" ORDER BY i.last_seen DESC, i.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2));
     let mut q = sqlx::query(AssertSqlSafe(sql)).bind(project_id);

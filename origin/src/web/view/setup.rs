@@ -103,19 +103,7 @@ pub struct FiltersView {
     pub ignored_transactions: String,
 }
 
-/// Relay's legacy browser subfilters.
-pub const LEGACY_BROWSERS: &[&str] = &[
-    "default",
-    "ie_pre_9",
-    "ie9",
-    "ie10",
-    "ie11",
-    "opera_pre_15",
-    "opera_mini_pre_8",
-    "android_pre_4",
-    "safari_pre_6",
-    "edge_pre_79",
-];
+pub use crate::http::filters::LEGACY_BROWSERS;
 
 pub fn filters_view(s: &FilterSettings) -> FiltersView {
     let legacy = &s.legacy_browsers;
