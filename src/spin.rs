@@ -183,8 +183,10 @@ impl Platform for Spin {
     }
 
     async fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<Reply, String> {
-        let mut request = Request::<()>::post(url);
-        for (name, value) in headers {
+        // A known length frames the body by itself: without it the host sends it chunked and
+        // the origin waits for the closing chunk, which the guest's body task may write late.
+        let mut request = Request::<()>::post(url).header("content-length", body.len());
+        for (name, value) in headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("content-length")) {
             request = request.header(name, value);
         }
         let request = request.body(Full::new(Bytes::copy_from_slice(body))).map_err(|e| e.to_string())?;

@@ -95,7 +95,10 @@ fn decided(tried: Vec<Tried>) -> Result<Reply, String> {
 
 /// An answer's status for a log line, or that there was none.
 fn status_text(answer: &Result<Reply, String>) -> String {
-    answer.as_ref().map_or("no response".to_string(), |(status, _, _)| status.to_string())
+    match answer {
+        Ok((status, _, _)) => status.to_string(),
+        Err(why) => format!("no response: {why}"),
+    }
 }
 
 /// Eight bytes of the platform's randomness as a number.

@@ -92,7 +92,7 @@ fn an_origin_refusing_connections_or_answering_503_is_passed_over(kind: Kind) {
     let log = edge.log.lock().unwrap().clone();
     assert!(!log.contains("kept fwd/") && !log.contains("will retry"), "nothing kept for later:\n{log}");
     assert!(busy.asked.load(Ordering::SeqCst) > 0, "the 503 origin was never tried:\n{log}");
-    let refused = format!("to {} failed: upstream_unavailable (no response); trying ", refusing.url);
+    let refused = format!("to {} failed: upstream_unavailable (no response: ", refusing.url);
     let answered_503 = format!("to {} failed: upstream_unavailable (503); trying ", busy.url);
     assert!(log.contains(&refused) && log.contains(&answered_503), "both failovers logged:\n{log}");
 }

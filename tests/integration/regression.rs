@@ -231,6 +231,12 @@ fn origin_408_429_and_503_were_final(kind: Kind) {
             .collect();
         sent.iter().all(|id| got.contains(id)).then_some(())
     });
+    // Each forward frames its body by its length: a chunked one left the origin waiting for a
+    // closing chunk the Spin guest wrote only after its 10 s timeout, so a 429 went unseen.
+    for r in upstream.received.lock().unwrap().iter() {
+        let length = r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.clone());
+        assert_eq!(length, Some(r.body.len().to_string()), "{:?}", r.headers);
+    }
     let log = edge.log.lock().unwrap().clone();
     for status in [408, 429, 503] {
         assert!(log.contains(&format!("upstream_unavailable ({status}); will retry")), "{status}:\n{log}");
