@@ -29,10 +29,13 @@ PUBLIC_KEY = "0123456789abcdef0123456789abcdef"
 USER_EMAIL = "bench@example.org"
 USER_PASSWORD = "bench-peer-password"
 
-# Web server: gunicorn's default sync worker, one process per core, which is what Bugsink's own Docker image runs
-# (bugsink/gunicorn.docker.conf.py: workers = min(cpu_count, 4)). Overridable for experiments.
+# Web server: one gunicorn process per core, as Bugsink's own Docker image has it (bugsink/gunicorn.docker.conf.py:
+# workers = min(cpu_count, 4)), but with 4 threads each (gunicorn's gthread worker) instead of the sync worker: the
+# sync worker closes the connection after every response and serves one request per process at a time; gthread
+# keeps connections alive and measured about twice the accepted/s here (README.md). PEER_BUGSINK_THREADS=1 gives
+# the Docker image's plain sync setup.
 GUNICORN_WORKERS = int(os.environ.get("PEER_BUGSINK_WORKERS", str(min(os.cpu_count() or 1, 4))))
-GUNICORN_THREADS = int(os.environ.get("PEER_BUGSINK_THREADS", "1"))
+GUNICORN_THREADS = int(os.environ.get("PEER_BUGSINK_THREADS", "4"))
 
 START_TIMEOUT = float(os.environ.get("PEER_BUGSINK_START_TIMEOUT", "120"))
 STOP_TIMEOUT = 15.0  # snappea's own GRACEFUL_TIMEOUT is 10 s
@@ -213,8 +216,9 @@ def cmd_start(d, port):
     log(f"creating user {USER_EMAIL}, team and project {PROJECT_ID}")
     run_logged(d, [sys.executable, "-c", PROVISION], "setup.log", "provisioning user/team/project")
 
-    log(f"starting gunicorn on 127.0.0.1:{port} ({GUNICORN_WORKERS} sync workers x {GUNICORN_THREADS} threads) "
-        "and snappea")
+    kind = f"{GUNICORN_WORKERS} gthread workers x {GUNICORN_THREADS} threads" if GUNICORN_THREADS > 1 \
+        else f"{GUNICORN_WORKERS} sync workers"
+    log(f"starting gunicorn on 127.0.0.1:{port} ({kind}) and the snappea worker")
     env = env_for(d)
     gunicorn_log = os.path.join(d, "gunicorn.log")
     snappea_log = os.path.join(d, "snappea.log")
