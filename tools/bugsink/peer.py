@@ -187,6 +187,37 @@ def group_members(pgid):
     return out
 
 
+def listening_inodes(port):
+    """Socket inodes listening on TCP 127.0.0.1:port or *:port (IPv4 and IPv6)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                out.add(fields[9])
+    return out
+
+
+def holds_socket(pid, inodes):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
 def http_get(port, path, timeout=2.0):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -203,6 +234,9 @@ def cmd_start(d, port):
     os.makedirs(d, exist_ok=True)
     if any(alive(p) for p in read_pids(d)):
         die(f"servers from {d} are still running (pids {read_pids(d)}); run: tools/bugsink/peer stop {d}")
+
+    if listening_inodes(port):
+        die(f"something already listens on port {port}")
 
     t0 = time.monotonic()
     log(f"configuring Bugsink in {d} (bugsink_conf.py, SQLite db.sqlite3 + snappea.sqlite3)")
@@ -229,10 +263,10 @@ def cmd_start(d, port):
         gargv.append(f"--threads={GUNICORN_THREADS}")  # switches gunicorn to its gthread worker
     gargv.append("bugsink.wsgi")
     procs = []
-    with open(gunicorn_log, "ab") as gl:
+    with open(gunicorn_log, "wb") as gl:  # fresh logs each start
         procs.append(subprocess.Popen(gargv, cwd=d, env=env, stdin=subprocess.DEVNULL, stdout=gl, stderr=gl,
                                       start_new_session=True))
-    with open(snappea_log, "ab") as sl:
+    with open(snappea_log, "wb") as sl:
         procs.append(subprocess.Popen([os.path.join(BIN, "bugsink-runsnappea")], cwd=d, env=env,
                                       stdin=subprocess.DEVNULL, stdout=sl, stderr=sl, start_new_session=True))
     pids = [p.pid for p in procs]
@@ -242,13 +276,11 @@ def cmd_start(d, port):
     # Ready = gunicorn answers /health/ready with 200 and snappea has logged that it entered its main loop.
     deadline = time.monotonic() + START_TIMEOUT
     web_ok = snappea_ok = False
-    snappea_size_at_start = 0
     while time.monotonic() < deadline:
         for p, name, logf in ((procs[0], "gunicorn", gunicorn_log), (procs[1], "snappea", snappea_log)):
             if p.poll() is not None:
-                stop_pids(pids)
-                die(f"{name} exited with {p.returncode} while starting", logf)
-        if not web_ok:
+                abort(d, pids, f"{name} exited with {p.returncode} while starting", logf)
+        if not web_ok and holds_socket(procs[0].pid, listening_inodes(port)):  # our gunicorn, not someone else
             try:
                 status, _ = http_get(port, "/health/ready", timeout=1.0)
                 web_ok = status == 200
@@ -256,20 +288,27 @@ def cmd_start(d, port):
                 pass
         if not snappea_ok:
             with open(snappea_log, "rb") as f:
-                f.seek(snappea_size_at_start)
                 snappea_ok = b"proceeding to main loop" in f.read()
         if web_ok and snappea_ok:
             break
         time.sleep(0.1)
     else:
-        stop_pids(pids)
-        die(f"Bugsink not ready after {START_TIMEOUT:.0f}s (web {web_ok}, snappea {snappea_ok})",
-            gunicorn_log, snappea_log)
+        abort(d, pids, f"Bugsink not ready after {START_TIMEOUT:.0f}s (web {web_ok}, snappea {snappea_ok}); "
+              "servers stopped", gunicorn_log, snappea_log)
 
     log(f"Bugsink ready at http://127.0.0.1:{port} in {time.monotonic() - t0:.1f}s "
         f"(UI login {USER_EMAIL} / {USER_PASSWORD}; logs in {d})")
     print(json.dumps({"url": f"http://127.0.0.1:{port}", "project_id": PROJECT_ID, "public_key": PUBLIC_KEY,
                       "pids": pids}), flush=True)
+
+
+def abort(d, pids, msg, *logs):
+    stop_pids(pids)
+    try:
+        os.unlink(pids_path(d))
+    except FileNotFoundError:
+        pass
+    die(msg, *logs)
 
 
 def stop_pids(pids):
