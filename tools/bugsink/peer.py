@@ -121,7 +121,9 @@ def write_conf(d, port):
                    f"--port={port}", f"--base-dir={d}", f"--output-file={conf}"], "setup.log", "bugsink-create-conf")
     with open(conf, "a") as f:
         f.write(CONF_OVERRIDES.format(port=port, quota_keys=QUOTA_KEYS, no_limit=NO_LIMIT, d=d))
-    os.makedirs(os.path.join(d, "snappea"), exist_ok=True)
+    for sub in ("snappea", "ingestion"):  # Bugsink warns about anything looser than 0700
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chmod(os.path.join(d, sub), 0o700)
 
 
 PROVISION = f'''
