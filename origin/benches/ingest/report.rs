@@ -1,0 +1,105 @@
+//! One target's figures ([`Run`]: an origin backend or a peer), the markdown table (one row
+//! per figure, one column per target) and each run's part of `target/bench-origin.json`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::load::Posted;
+
+/// One target's figures.
+pub struct Run {
+    /// The key in the JSON: `sqlite`, `postgres`, `bugsink`.
+    pub key: &'static str,
+    pub title: String,
+    pub events: usize,
+    pub posted: Posted,
+    /// From the first request until every accepted event was processed (or, when not
+    /// `complete`, until the last count).
+    pub visible: Duration,
+    pub complete: bool,
+    /// Events processed, as the target itself counts them.
+    pub processed: usize,
+    pub processed_how: &'static str,
+    pub idle_rss_kib: u64,
+    pub peak_rss_kib: u64,
+    pub rss_how: &'static str,
+    /// Lines under the table.
+    pub notes: Vec<String>,
+}
+
+impl Run {
+    pub fn accepted(&self) -> usize {
+        self.events - self.posted.refused()
+    }
+
+    pub fn accepted_per_second(&self) -> f64 {
+        self.posted.per_second(self.events)
+    }
+
+    /// Accepted events over the time until all were processed; when not complete, what was
+    /// processed over the time until the last count.
+    pub fn processed_per_second(&self) -> f64 {
+        let done = if self.complete { self.accepted() } else { self.processed.min(self.accepted()) };
+        done as f64 / self.visible.as_secs_f64()
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "accepted": self.accepted(),
+            "refused": self.posted.refused(),
+            "refused_by_status": self.posted.refused.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "accept_seconds": self.posted.took.as_secs_f64(),
+            "accepted_per_second": self.accepted_per_second(),
+            "visible_seconds": self.visible.as_secs_f64(),
+            "all_processed": self.complete,
+            "end_to_end_per_second": self.processed_per_second(),
+            "events_processed": self.processed,
+            "events_processed_how": self.processed_how,
+            // The names the origin's runs had before peers were added.
+            "origin_idle_rss_mib": mib(self.idle_rss_kib),
+            "origin_peak_rss_mib": mib(self.peak_rss_kib),
+            "idle_rss_mib": mib(self.idle_rss_kib),
+            "peak_rss_mib": mib(self.peak_rss_kib),
+            "rss_how": self.rss_how,
+        })
+    }
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The markdown table: one row per figure, one column per run.
+pub fn table(runs: &[Run]) -> String {
+    type Cell = fn(&Run) -> String;
+    let rows: [(&str, Cell); 7] = [
+        ("accepted events/s", |r| format!("{:.0}", r.accepted_per_second())),
+        ("processed and visible events/s", |r| {
+            let rate = format!("{:.0}", r.processed_per_second());
+            if r.complete {
+                rate
+            } else {
+                format!("{rate} (incomplete)")
+            }
+        }),
+        ("last processed after last accept (s)", |r| format!("{:.2}", (r.visible.saturating_sub(r.posted.took)).as_secs_f64())),
+        ("refused", |r| r.posted.refused().to_string()),
+        ("events processed, as the target counts", |r| r.processed.to_string()),
+        ("peak RSS (MiB)", |r| format!("{:.1}", mib(r.peak_rss_kib))),
+        ("idle RSS after start (MiB)", |r| format!("{:.1}", mib(r.idle_rss_kib))),
+    ];
+    let mut out = String::from("| |");
+    for run in runs {
+        out += &format!(" {} |", run.title);
+    }
+    out += "\n|---|";
+    out += &"---:|".repeat(runs.len());
+    for (label, cell) in rows {
+        out += &format!("\n| {label} |");
+        for run in runs {
+            out += &format!(" {} |", cell(run));
+        }
+    }
+    out
+}
