@@ -86,7 +86,9 @@ impl Template {
             let workers: Vec<_> = self
                 .events
                 .chunks(chunk)
-                .map(|events| scope.spawn(move || events.iter().map(|(before, after)| body(before, dsn, after)).collect()))
+                .map(|events| {
+                    scope.spawn(move || events.iter().map(|(before, after)| body(before, dsn, after)).collect())
+                })
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap()).collect()
         });

@@ -33,6 +33,9 @@ pub struct Posted {
     pub refused: BTreeMap<u16, usize>,
     /// The first failure, to say why.
     pub first_failure: Option<String>,
+    /// CPU time this process (the generator, and the trivial server when it is the target)
+    /// used meanwhile.
+    pub cpu_seconds: f64,
 }
 
 impl Posted {
@@ -66,6 +69,7 @@ pub fn post_all(target: &Target, bodies: &Arc<Vec<Bytes>>, connections: usize) -
             .build(connector);
         let next = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(Mutex::new((BTreeMap::new(), None)));
+        let cpu_before = crate::procs::cpu_seconds(std::process::id());
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..connections {
@@ -104,8 +108,9 @@ pub fn post_all(target: &Target, bodies: &Arc<Vec<Bytes>>, connections: usize) -
             done.unwrap();
         }
         let took = start.elapsed();
+        let cpu_seconds = crate::procs::cpu_seconds(std::process::id()) - cpu_before;
         let (refused, first_failure) = std::mem::take(&mut *refused.lock().unwrap());
-        Posted { took, refused, first_failure }
+        Posted { took, refused, first_failure, cpu_seconds }
     })
 }
 

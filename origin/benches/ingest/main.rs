@@ -1,4 +1,4 @@
-//! Origin throughput benchmark (run by `scripts/bench`, not by the tests): SQLite, PostgreSQL and peers side by side under one load.
+//! Origin throughput benchmark (run by `scripts/bench`, not the tests): one load, every backend and peer.
 //!
 //! The load: BENCH_EVENTS 5 KB events from a real SDK capture, each with its own event id,
 //! gzipped and posted with `Content-Encoding: gzip` over BENCH_CONNECTIONS keep-alive
@@ -64,6 +64,7 @@ fn main() {
     assert_eq!(ceiling.refused(), 0, "the trivial server answers every request: {}", ceiling.describe_refused());
     drop((server, probe));
     let generator_per_second = ceiling.per_second(settings.events);
+    let generator_cpu_us = ceiling.cpu_seconds * 1e6 / settings.events as f64;
     eprintln!("bench origin: the load generator alone reaches {generator_per_second:.0} requests/s");
 
     let mut runs = Vec::new();
@@ -98,7 +99,8 @@ fn main() {
     println!(
         "- The load generator alone (the same bodies over the same {} connections to an in-process \
          server that only reads them and answers 200): {generator_per_second:.0} requests/s, {headroom:.1}x \
-         the fastest accept rate measured here{}.",
+         the fastest accept rate measured here{}; generator and server together used {generator_cpu_us:.0} µs \
+         of CPU per request.",
         settings.connections,
         if headroom < HEADROOM {
             format!(" -- less than {HEADROOM}x: the generator may be part of what bounds these figures")
@@ -124,6 +126,7 @@ fn main() {
         "generator_ceiling_per_second": generator_per_second,
         "generator_alone_per_second": generator_per_second,
         "generator_headroom": headroom,
+        "generator_ceiling_cpu_microseconds_per_request": generator_cpu_us,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "backends": runs.iter().map(|r| r.key).collect::<Vec<_>>(),

@@ -170,6 +170,7 @@ pub fn measure(backend: Backend, settings: &Settings, template: &Template) -> Ru
     let bodies = template.bodies(&bodies::dsn(&origin.url, &public_key, &project_id));
     let target = Target { url: format!("{}/api/{project_id}/envelope/", origin.url), public_key };
 
+    let cpu_before = procs::cpu_seconds(origin.pid());
     let start = Instant::now();
     let posted = load::post_all(&target, &bodies.gzipped, settings.connections);
     let accepted = settings.events - posted.refused();
@@ -191,10 +192,15 @@ pub fn measure(backend: Backend, settings: &Settings, template: &Template) -> Ru
         if seen >= accepted {
             break start.elapsed();
         }
-        assert!(start.elapsed() < VISIBLE_TIMEOUT, "{}: only {seen} of {accepted} events became visible", backend.title());
+        assert!(
+            start.elapsed() < VISIBLE_TIMEOUT,
+            "{}: only {seen} of {accepted} events became visible",
+            backend.title()
+        );
         // Polling the API: the clock stops at the first full count.
         std::thread::sleep(POLL_EVERY);
     };
+    let cpu_seconds = procs::cpu_seconds(origin.pid()) - cpu_before;
     let peak_rss_kib = procs::memory_kib(origin.pid(), "VmHWM");
     // The same count as the operator sees it.
     let metrics = api.get(format!("{}/metrics", origin.url)).call().unwrap().body_mut().read_to_string().unwrap();
@@ -224,6 +230,7 @@ pub fn measure(backend: Backend, settings: &Settings, template: &Template) -> Ru
         idle_rss_kib,
         peak_rss_kib,
         rss_how: "the origin process: VmRSS after start, VmHWM after the run",
+        cpu_seconds,
         notes,
     }
 }

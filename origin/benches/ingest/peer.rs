@@ -54,7 +54,8 @@ fn run(tool: &Path, args: &[&str], logs: &Path, timeout: Duration) -> Result<Str
     let stdout = std::fs::read_to_string(&out).unwrap_or_default();
     if !status.success() {
         let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-        let tail: String = stderr.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String =
+            stderr.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         return Err(format!("{shown}: {status}\n{tail}"));
     }
     Ok(stdout)
@@ -97,7 +98,8 @@ pub fn measure(peer: &Peer, settings: &Settings, template: &Template) -> Result<
     let port = free_port().to_string();
     let out = run(tool, &["start", &dir.to_string_lossy(), &port], &logs, START_TIMEOUT)?;
     let started = Started { tool, dir: &dir, logs: &logs };
-    let line = out.lines().find(|l| l.trim_start().starts_with('{')).ok_or(format!("`start` printed no JSON: {out:?}"))?;
+    let line =
+        out.lines().find(|l| l.trim_start().starts_with('{')).ok_or(format!("`start` printed no JSON: {out:?}"))?;
     let info: Value = serde_json::from_str(line).map_err(|e| format!("`start` printed {line:?}: {e}"))?;
     let url = info["url"].as_str().ok_or("`start`: no url")?.trim_end_matches('/').to_string();
     let project_id = match &info["project_id"] {
@@ -122,6 +124,7 @@ pub fn measure(peer: &Peer, settings: &Settings, template: &Template) -> Result<
     let target = Target { url: format!("{url}/api/{project_id}/envelope/"), public_key };
 
     eprintln!("bench origin: {} events on {} ...", settings.events, peer.title);
+    let cpu_before = procs::tree_cpu_seconds(&pids);
     let sampler = TreeSampler::start(pids.clone());
     let start = Instant::now();
     let posted = load::post_all(&target, &bodies.gzipped, settings.connections);
@@ -144,6 +147,7 @@ pub fn measure(peer: &Peer, settings: &Settings, template: &Template) -> Result<
         }
         std::thread::sleep(POLL_EVERY);
     }
+    let cpu_seconds = procs::tree_cpu_seconds(&pids) - cpu_before;
     let peak_rss_kib = sampler.stop();
     drop(started);
     let complete = processed >= accepted;
@@ -175,6 +179,7 @@ pub fn measure(peer: &Peer, settings: &Settings, template: &Template) -> Result<
         idle_rss_kib,
         peak_rss_kib,
         rss_how: "VmRSS summed over the peer's processes and their children: after start, and the highest sample",
+        cpu_seconds,
         notes,
     })
 }

@@ -1,5 +1,6 @@
-//! Memory of processes from /proc: one process's `VmRSS`/`VmHWM`, and the resident memory of
-//! a set of processes with all their descendants, summed, sampled on a thread for its peak.
+//! Memory and CPU time of processes from /proc: one process's `VmRSS`/`VmHWM`, the CPU time
+//! and resident memory of a set of processes with all their descendants, summed, the memory
+//! sampled on a thread for its peak.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,22 @@ pub fn memory_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The CPU time (user + system) process `pid` has used so far, in seconds; 0 if it is gone.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command's closing parenthesis, utime and stime are the 12th and 13th fields.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    ticks as f64 / per_second as f64
+}
+
+/// [`cpu_seconds`] summed over `roots` and their live descendants.
+pub fn tree_cpu_seconds(roots: &[u32]) -> f64 {
+    tree(roots).into_iter().map(cpu_seconds).sum()
 }
 
 /// `roots` and every live descendant of theirs.

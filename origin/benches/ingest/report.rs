@@ -24,6 +24,8 @@ pub struct Run {
     pub idle_rss_kib: u64,
     pub peak_rss_kib: u64,
     pub rss_how: &'static str,
+    /// CPU time the target used from the first request until all was processed.
+    pub cpu_seconds: f64,
     /// Lines under the table.
     pub notes: Vec<String>,
 }
@@ -44,6 +46,11 @@ impl Run {
         done as f64 / self.visible.as_secs_f64()
     }
 
+    /// CPU time per event accepted, in µs: a figure that depends less on what else runs.
+    pub fn cpu_per_event_us(&self) -> f64 {
+        self.cpu_seconds * 1e6 / self.accepted().max(1) as f64
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "accepted": self.accepted(),
@@ -62,6 +69,9 @@ impl Run {
             "idle_rss_mib": mib(self.idle_rss_kib),
             "peak_rss_mib": mib(self.peak_rss_kib),
             "rss_how": self.rss_how,
+            "cpu_seconds": self.cpu_seconds,
+            "generator_cpu_seconds": self.posted.cpu_seconds,
+            "cpu_microseconds_per_event": self.cpu_per_event_us(),
         })
     }
 }
@@ -73,7 +83,7 @@ pub fn mib(kib: u64) -> f64 {
 /// The markdown table: one row per figure, one column per run.
 pub fn table(runs: &[Run]) -> String {
     type Cell = fn(&Run) -> String;
-    let rows: [(&str, Cell); 7] = [
+    let rows: [(&str, Cell); 8] = [
         ("accepted events/s", |r| format!("{:.0}", r.accepted_per_second())),
         ("processed and visible events/s", |r| {
             let rate = format!("{:.0}", r.processed_per_second());
@@ -83,7 +93,10 @@ pub fn table(runs: &[Run]) -> String {
                 format!("{rate} (incomplete)")
             }
         }),
-        ("last processed after last accept (s)", |r| format!("{:.2}", (r.visible.saturating_sub(r.posted.took)).as_secs_f64())),
+        ("last processed after last accept (s)", |r| {
+            format!("{:.2}", (r.visible.saturating_sub(r.posted.took)).as_secs_f64())
+        }),
+        ("CPU time per event (µs, the target's processes)", |r| format!("{:.0}", r.cpu_per_event_us())),
         ("refused", |r| r.posted.refused().to_string()),
         ("events processed, as the target counts", |r| r.processed.to_string()),
         ("peak RSS (MiB)", |r| format!("{:.1}", mib(r.peak_rss_kib))),

@@ -122,7 +122,11 @@ fn peers_from_env() -> Vec<Peer> {
             for name in list.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != "none") {
                 match name.to_ascii_lowercase().as_str() {
                     "bugsink" => {
-                        assert!(is_executable(&tool), "BENCH_PEERS=bugsink: {} is not an executable file", tool.display());
+                        assert!(
+                            is_executable(&tool),
+                            "BENCH_PEERS=bugsink: {} is not an executable file",
+                            tool.display()
+                        );
                         if peers.is_empty() {
                             peers.push(bugsink());
                         }

@@ -92,28 +92,33 @@ const MESSAGE_RULES: &[Rule] = &[
 
 /// Applies `rules` to `text`; returns the new text and Relay-style remarks (`[rule, "s", from, to]`).
 fn apply(text: &str, rules: &[Rule], action: &str) -> Option<(String, Vec<Value>)> {
-    let mut out = text.to_string();
+    // Most values match no rule: they are neither copied nor searched for captures.
+    let mut out: Option<String> = None;
     let mut remarks = Vec::new();
     for rule in rules {
-        let mut next = String::with_capacity(out.len());
+        let current = out.as_deref().unwrap_or(text);
+        if !rule.regex.is_match(current) {
+            continue;
+        }
+        let mut next = String::with_capacity(current.len());
         let mut last = 0;
-        for caps in rule.regex.captures_iter(&out) {
+        for caps in rule.regex.captures_iter(current) {
             let Some(m) = caps.get(rule.group) else { continue };
             if rule.id == "@creditcard" && !luhn(m.as_str()) {
                 continue;
             }
-            next.push_str(&out[last..m.start()]);
+            next.push_str(&current[last..m.start()]);
             let from = next.chars().count();
             next.push_str(rule.token);
             remarks.push(json!([format!("{}:{action}", rule.id), "s", from, next.chars().count()]));
             last = m.end();
         }
         if last > 0 {
-            next.push_str(&out[last..]);
-            out = next;
+            next.push_str(&current[last..]);
+            out = Some(next);
         }
     }
-    (!remarks.is_empty()).then_some((out, remarks))
+    (!remarks.is_empty()).then(|| (out.unwrap_or_else(|| text.to_string()), remarks))
 }
 
 struct Scrubber<'a> {
@@ -146,15 +151,16 @@ impl Scrubber<'_> {
     }
 
     fn walk(&mut self, value: &mut Value, key: Option<&str>, path: &mut Vec<String>) {
-        let here = path.iter().map(String::as_str).collect::<Vec<_>>();
-        let skip = matches!(here.first(), Some(&"debug_meta"))
-            || (here.contains(&"frames") && matches!(key, Some("filename" | "abs_path")))
-            || (here.first() == Some(&"exception") && key == Some("value"))
+        // `path` as `&str`s, without collecting them for every node.
+        let at = |i: usize| path.get(i).map(String::as_str);
+        let skip = at(0) == Some("debug_meta")
+            || (matches!(key, Some("filename" | "abs_path")) && path.iter().any(|p| p == "frames"))
+            || (at(0) == Some("exception") && key == Some("value"))
             || key.is_some_and(|k| k.eq_ignore_ascii_case("user-agent"));
         if skip {
             return;
         }
-        if here == ["logentry", "formatted"] {
+        if path.len() == 2 && at(0) == Some("logentry") && at(1) == Some("formatted") {
             if let Some((new, rems)) = value.as_str().and_then(|s| apply(s, MESSAGE_RULES, "replace")) {
                 let len = value.as_str().map(|s| s.chars().count());
                 *value = Value::String(new);
@@ -164,11 +170,11 @@ impl Scrubber<'_> {
         }
         if key.is_some_and(|k| self.key_is_sensitive(k))
             || (self.settings.scrub_defaults
-                && here.first() == Some(&"request")
-                && here.get(1) == Some(&"cookies")
+                && at(0) == Some("request")
+                && at(1) == Some("cookies")
                 && !matches!(value, Value::Object(_) | Value::Array(_)))
         {
-            let rule = if here.get(1) == Some(&"cookies") { "@anything:filter" } else { "@password:filter" };
+            let rule = if at(1) == Some("cookies") { "@anything:filter" } else { "@password:filter" };
             match value {
                 Value::String(s) => {
                     let len = s.chars().count();
@@ -176,7 +182,7 @@ impl Scrubber<'_> {
                     self.remark(path, vec![json!([rule, "s", 0, FILTERED.len()])], Some(len));
                 }
                 Value::Null => {}
-                _ if here.get(1) == Some(&"cookies") => self.walk_children(value, path),
+                _ if at(1) == Some("cookies") => self.walk_children(value, path),
                 _ => {
                     *value = Value::Null;
                     self.remark(path, vec![json!([rule, "x"])], None);
