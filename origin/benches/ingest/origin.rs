@@ -121,11 +121,12 @@ impl Origin {
         if std::env::var_os("BENCH_ORIGIN_WRAP").is_none() {
             return root;
         }
+        // The origin binary; else (a wrapper that execs another build) the newest descendant.
         let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_picket-origin")).unwrap_or_default();
-        procs::tree(&[root])
-            .into_iter()
-            .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe))
-            .unwrap_or(root)
+        let tree = procs::tree(&[root]);
+        let named =
+            tree.iter().copied().find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe));
+        named.or_else(|| tree.iter().copied().filter(|&pid| pid != root).max()).unwrap_or(root)
     }
 
     /// Panics with the origin's log if it has exited.
@@ -221,6 +222,7 @@ pub fn measure(backend: Backend, settings: &Settings, template: &Template) -> Ru
     Run {
         key: backend.name(),
         title: backend.title().into(),
+        is_origin: true,
         events: settings.events,
         posted,
         visible,

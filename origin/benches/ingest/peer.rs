@@ -170,6 +170,7 @@ pub fn measure(peer: &Peer, settings: &Settings, template: &Template) -> Result<
     Ok(Run {
         key: peer.name,
         title: peer.title.into(),
+        is_origin: false,
         events: settings.events,
         posted,
         visible: polled,

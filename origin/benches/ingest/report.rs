@@ -12,6 +12,8 @@ pub struct Run {
     /// The key in the JSON: `sqlite`, `postgres`, `bugsink`.
     pub key: &'static str,
     pub title: String,
+    /// A Picket origin (not a peer).
+    pub is_origin: bool,
     pub events: usize,
     pub posted: Posted,
     /// From the first request until every accepted event was processed (or, when not
@@ -52,7 +54,7 @@ impl Run {
     }
 
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut run = json!({
             "accepted": self.accepted(),
             "refused": self.posted.refused(),
             "refused_by_status": self.posted.refused.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
@@ -63,16 +65,19 @@ impl Run {
             "end_to_end_per_second": self.processed_per_second(),
             "events_processed": self.processed,
             "events_processed_how": self.processed_how,
-            // The names the origin's runs had before peers were added.
-            "origin_idle_rss_mib": mib(self.idle_rss_kib),
-            "origin_peak_rss_mib": mib(self.peak_rss_kib),
             "idle_rss_mib": mib(self.idle_rss_kib),
             "peak_rss_mib": mib(self.peak_rss_kib),
             "rss_how": self.rss_how,
             "cpu_seconds": self.cpu_seconds,
             "generator_cpu_seconds": self.posted.cpu_seconds,
             "cpu_microseconds_per_event": self.cpu_per_event_us(),
-        })
+        });
+        if self.is_origin {
+            // The names the origin's runs had before peers were added.
+            run["origin_idle_rss_mib"] = json!(mib(self.idle_rss_kib));
+            run["origin_peak_rss_mib"] = json!(mib(self.peak_rss_kib));
+        }
+        run
     }
 }
 
