@@ -72,7 +72,7 @@ fn main() {
         eprintln!("bench origin: {} events on {} ...", settings.events, backend.title());
         runs.push(origin::measure(backend, &settings, &template));
     }
-    let mut skipped = Vec::new();
+    let mut skipped = settings.peer_notes.clone();
     for peer in &settings.peers {
         match peer::measure(peer, &settings, &template) {
             Ok(run) => runs.push(run),

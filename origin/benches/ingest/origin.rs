@@ -24,8 +24,8 @@ const VISIBLE_TIMEOUT: Duration = Duration::from_secs(600);
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Between two reads of the issue list while waiting for the count.
 const POLL_EVERY: Duration = Duration::from_millis(100);
-pub const PG_MEMORY_NOTE: &str = "RSS is the origin process's only: PostgreSQL's own server processes \
-     (shared buffers, backends) are not in it.";
+pub const PG_MEMORY_NOTE: &str = "RSS and CPU time are the origin process's only: PostgreSQL's own server \
+     processes (shared buffers, backends, their work) are not in them.";
 
 /// The origin's `PICKET_DATABASE_URL`: none for SQLite (its default file in the data dir),
 /// a fresh database for PostgreSQL (starting the server on first use).

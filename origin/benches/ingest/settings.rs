@@ -14,6 +14,8 @@ pub struct Settings {
     pub backends: Vec<Backend>,
     /// The peers to compare with, each already checked to be runnable.
     pub peers: Vec<Peer>,
+    /// Why a peer is left out, for the report.
+    pub peer_notes: Vec<String>,
     /// How long a peer may take to process what it accepted before its figure is reported as
     /// a lower bound.
     pub peer_timeout: Duration,
@@ -28,12 +30,14 @@ pub struct Peer {
 
 impl Settings {
     pub fn from_env() -> Self {
+        let (peers, peer_notes) = peers_from_env();
         let settings = Settings {
             events: number("BENCH_EVENTS", 20_000),
             connections: number("BENCH_CONNECTIONS", 16),
             issues: number("BENCH_ISSUES", 50),
             backends: Backend::from_env(),
-            peers: peers_from_env(),
+            peers,
+            peer_notes,
             peer_timeout: Duration::from_secs(number("BENCH_PEER_TIMEOUT", 600) as u64),
         };
         assert!(settings.events > 0, "BENCH_EVENTS must be > 0");
@@ -98,7 +102,7 @@ impl Backend {
 /// BENCH_PEERS: `bugsink` to require it, empty or `none` for no peer; unset, Bugsink is
 /// included when its tool exists and is executable, else skipped with a note. BENCH_BUGSINK
 /// names another tool than `tools/bugsink/peer`.
-fn peers_from_env() -> Vec<Peer> {
+fn peers_from_env() -> (Vec<Peer>, Vec<String>) {
     let tool = match std::env::var_os("BENCH_BUGSINK") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
         _ => Path::new(ROOT).join("tools/bugsink/peer"),
@@ -107,14 +111,15 @@ fn peers_from_env() -> Vec<Peer> {
     match std::env::var("BENCH_PEERS") {
         Err(_) => {
             if is_executable(&tool) {
-                vec![bugsink()]
+                (vec![bugsink()], Vec::new())
             } else {
-                eprintln!(
-                    "bench origin: no peer comparison: {} is not an executable file (BENCH_PEERS=bugsink \
-                     requires it, BENCH_BUGSINK=PATH names another)",
+                let note = format!(
+                    "No peer comparison: {} is not an executable file (BENCH_PEERS=bugsink requires it, \
+                     BENCH_BUGSINK=PATH names another).",
                     tool.display()
                 );
-                Vec::new()
+                eprintln!("bench origin: {note}");
+                (Vec::new(), vec![note])
             }
         }
         Ok(list) => {
@@ -134,7 +139,7 @@ fn peers_from_env() -> Vec<Peer> {
                     _ => panic!("BENCH_PEERS: unknown peer {name:?} (bugsink, none)"),
                 }
             }
-            peers
+            (peers, Vec::new())
         }
     }
 }
