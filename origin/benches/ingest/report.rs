@@ -63,6 +63,7 @@ impl Run {
             "visible_seconds": self.visible.as_secs_f64(),
             "all_processed": self.complete,
             "end_to_end_per_second": self.processed_per_second(),
+            "events_sent": self.events,
             "events_processed": self.processed,
             "events_processed_how": self.processed_how,
             "idle_rss_mib": mib(self.idle_rss_kib),
@@ -88,7 +89,8 @@ pub fn mib(kib: u64) -> f64 {
 /// The markdown table: one row per figure, one column per run.
 pub fn table(runs: &[Run]) -> String {
     type Cell = fn(&Run) -> String;
-    let rows: [(&str, Cell); 8] = [
+    let rows: [(&str, Cell); 9] = [
+        ("events sent", |r| r.events.to_string()),
         ("accepted events/s", |r| format!("{:.0}", r.accepted_per_second())),
         ("processed and visible events/s", |r| {
             let rate = format!("{:.0}", r.processed_per_second());

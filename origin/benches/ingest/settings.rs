@@ -16,6 +16,8 @@ pub struct Settings {
     pub peers: Vec<Peer>,
     /// Why a peer is left out, for the report.
     pub peer_notes: Vec<String>,
+    /// At most this many of the events go to each peer (`BENCH_PEER_EVENTS`).
+    pub peer_events: usize,
     /// How long a peer may take to process what it accepted before its figure is reported as
     /// a lower bound.
     pub peer_timeout: Duration,
@@ -38,9 +40,11 @@ impl Settings {
             backends: Backend::from_env(),
             peers,
             peer_notes,
+            peer_events: number("BENCH_PEER_EVENTS", 5_000),
             peer_timeout: Duration::from_secs(number("BENCH_PEER_TIMEOUT", 600) as u64),
         };
         assert!(settings.events > 0, "BENCH_EVENTS must be > 0");
+        assert!(settings.peer_events > 0, "BENCH_PEER_EVENTS must be > 0");
         assert!(settings.connections > 0, "BENCH_CONNECTIONS must be > 0");
         // The visibility check reads one page of up to 100 issues.
         assert!((1..=100).contains(&settings.issues), "BENCH_ISSUES must be 1..=100, not {}", settings.issues);
