@@ -132,6 +132,7 @@ fn relays_quirks() {
     yes("x{}y", &["xy"]);
     no("x{,}y", &["xy", "x,y", "x"]);
     no("{,}", &[""]);
+    no("{}", &["", "a"]);
     // An empty class is no token.
     yes("a[]b", &["ab"]);
     yes("a[!]b", &["ab"]);
