@@ -5,10 +5,13 @@
 
 use std::net::IpAddr;
 
-use globset::{Glob, GlobMatcher};
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use glob::Glob;
+
+mod glob;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -92,22 +95,14 @@ impl FilterReason {
     }
 }
 
-fn glob(pattern: &str) -> Option<GlobMatcher> {
-    globset::GlobBuilder::new(pattern)
-        .case_insensitive(true)
-        .literal_separator(false)
-        .build()
-        .ok()
-        .map(|g: Glob| g.compile_matcher())
-}
-
 /// The patterns that compile (as Relay's filters, one that does not is ignored).
-fn globs(patterns: &[String]) -> Vec<GlobMatcher> {
-    patterns.iter().filter_map(|p| glob(p)).collect()
+fn globs(patterns: &[String]) -> Vec<Glob> {
+    patterns.iter().filter_map(|p| Glob::new(p)).collect()
 }
 
-fn any_glob(globs: &[GlobMatcher], text: &str) -> bool {
-    globs.iter().any(|g| g.is_match(text))
+/// Whether any pattern matches `text`; as in Relay's filters, an empty text matches none.
+fn any_glob(globs: &[Glob], text: &str) -> bool {
+    !text.is_empty() && globs.iter().any(|g| g.is_match(text))
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -285,8 +280,8 @@ fn is_legacy(parsed: &Parsed, options: &[String]) -> bool {
 }
 
 /// A project's `filterSettings` compiled once, when its state enters the edge's cache (and
-/// cached with it): globs compiled, IP entries parsed. Compiling a glob costs tens of
-/// microseconds; judging a request only matches.
+/// cached with it): globs compiled, IP entries parsed. Compiling costs more than matching;
+/// judging a request only matches.
 #[derive(Clone, Debug, Default)]
 pub struct CompiledFilters {
     /// Whether any filter is set at all (default settings filter nothing, and parse nothing).
@@ -296,14 +291,14 @@ pub struct CompiledFilters {
     web_crawlers: bool,
     /// The legacy-browser options, when that filter is on.
     legacy_browsers: Option<Vec<String>>,
-    error_messages: Vec<GlobMatcher>,
+    error_messages: Vec<Glob>,
     /// Whether any error-message pattern was set (the messages are gathered only then).
     has_error_patterns: bool,
-    releases: Vec<GlobMatcher>,
+    releases: Vec<Glob>,
     blocked_nets: Vec<ipnet::IpNet>,
     blocked_addrs: Vec<IpAddr>,
     /// The ignored-transaction globs, when that filter is on.
-    ignore_transactions: Option<Vec<GlobMatcher>>,
+    ignore_transactions: Option<Vec<Glob>>,
 }
 
 #[cfg(test)]

@@ -530,6 +530,11 @@ impl Parser {
     }
 
     fn challenge_ms_edge<'a>(&self, agent: &'a str, result: &mut WootheeResult<'a>) -> bool {
+        // The regex needs "Edg": skip its scan of the whole agent without it (Picket).
+        if !agent.contains("Edg") {
+            return false;
+        }
+
         match RX_MSEDGE_PATTERN.captures(agent) {
             Some(caps) => {
                 result.version = caps.get(1).unwrap().as_str();
@@ -547,6 +552,11 @@ impl Parser {
     }
 
     fn challenge_vivaldi<'a>(&self, agent: &'a str, result: &mut WootheeResult<'a>) -> bool {
+        // The regex needs "Vivaldi/": skip its scan of the whole agent without it (Picket).
+        if !agent.contains("Vivaldi/") {
+            return false;
+        }
+
         match RX_VIVALDI_PATTERN.captures(agent) {
             Some(caps) => {
                 result.version = caps.get(1).unwrap().as_str();
@@ -564,6 +574,11 @@ impl Parser {
     }
 
     fn challenge_firefox_ios<'a>(&self, agent: &'a str, result: &mut WootheeResult<'a>) -> bool {
+        // The regex needs "FxiOS/": skip its scan of the whole agent without it (Picket).
+        if !agent.contains("FxiOS/") {
+            return false;
+        }
+
         match RX_FIREFOX_IOS_PATTERN.captures(agent) {
             Some(caps) => {
                 result.version = caps.get(1).unwrap().as_str();
@@ -611,7 +626,7 @@ impl Parser {
         }
 
         if RX_CHROME_PATTERN.is_match(agent) {
-            if RX_OPERA_VERSION_PATTERN3.is_match(agent) {
+            if agent.contains("OPR/") && RX_OPERA_VERSION_PATTERN3.is_match(agent) {
                 let version = match RX_OPERA_VERSION_PATTERN3.captures(agent) {
                     Some(caps) => caps.get(1).unwrap().as_str(),
                     None => "",
