@@ -447,7 +447,7 @@ impl Edge {
 
     fn spin(origin_url: &str, vars: &[(&str, &str)]) -> Edge {
         let root = root();
-        let component = root.join("target/wasm32-wasip2/release/picket.wasm");
+        let component = root.join("target/wasm32-wasip2/edge/picket.wasm");
         assert!(component.exists(), "{} is missing: run scripts/build-spin", component.display());
         let (manifest, state) = spin_manifest_for(origin_url);
         let mut command = Command::new(spin_host_binary());
