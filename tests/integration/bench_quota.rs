@@ -1,0 +1,144 @@
+//! Benchmark (scripts/bench; ignored by the test run): quota checks per second through each
+//! edge's counters (a Durable Object per counter on Workers; compare-and-swap in the key-value
+//! store on Spin), on one counter and on 100. One project with 100 keys and one key-scoped
+//! quota: a counter (and so a Durable Object, named by its shard) per key, so events sent with
+//! one key all serialize on one counter while events spread over the 100 keys land on 100
+//! distinct ones (checked: the 100 shards the core derives from the origin's configs differ).
+//! The same keys without the quota give the edge's own ceiling. Writes
+//! `target/bench-quota-{workerd,spin}.json`.
+
+use std::collections::BTreeSet;
+
+use picket::core::quota::{Quota, Scoping};
+use serde_json::{json, Value};
+
+use crate::bench::{blast_keys, setting};
+use crate::harness::{request, root, Edge, Kind, Origin};
+
+const COUNTERS: usize = 100;
+
+#[test]
+#[ignore = "a benchmark: run with scripts/bench"]
+fn bench_quota_on_workerd() {
+    bench_quota(Kind::Workerd);
+}
+
+#[test]
+#[ignore = "a benchmark: run with scripts/bench"]
+fn bench_quota_on_spin() {
+    bench_quota(Kind::Spin);
+}
+
+/// The bootstrap key and `COUNTERS - 1` new keys of the bootstrap project: their public keys.
+fn hundred_keys(origin: &Origin) -> Vec<String> {
+    let b = &origin.bootstrap;
+    let url = format!("{}/api/0/projects/{}/{}/keys/", origin.url, b.organization, b.project);
+    let bearer = format!("Bearer {}", b.token);
+    let mut keys = vec![b.public_key.clone()];
+    for i in 1..COUNTERS {
+        let body = json!({ "name": format!("bench {i}") }).to_string();
+        let created = request("POST", &url, &[("authorization", &bearer)], body.as_bytes()).unwrap();
+        assert_eq!(created.status, 201, "create key {i}");
+        keys.push(created.json()["public"].as_str().unwrap().to_string());
+    }
+    keys
+}
+
+/// The counter shards the core derives for `keys` from the configs the origin serves the edge.
+fn shards(origin: &Origin, keys: &[String]) -> BTreeSet<String> {
+    let asked = json!({ "publicKeys": keys }).to_string();
+    let answer = origin.relay_post("/api/0/relays/projectconfigs/?version=3", asked.as_bytes());
+    assert_eq!(answer.status, 200);
+    let configs = answer.json()["configs"].clone();
+    keys.iter()
+        .map(|key| {
+            let state = &configs[key.as_str()];
+            let quotas: Vec<Quota> = serde_json::from_value(state["config"]["quotas"].clone()).unwrap();
+            let numeric = state["publicKeys"].as_array().unwrap().iter().find(|k| k["publicKey"] == key.as_str());
+            let scoping = Scoping {
+                organization_id: state["organizationId"].as_u64().unwrap(),
+                project_id: state["projectId"].as_u64().unwrap(),
+                public_key: key.clone(),
+                key_id: numeric.and_then(|k| k["numericId"].as_u64()),
+            };
+            assert_eq!(quotas.len(), 1, "one quota for {key}");
+            quotas[0].counter(&scoping, 0).unwrap().0
+        })
+        .collect()
+}
+
+/// Events per second with one key and with all keys, `rounds` times each, alternating.
+fn run(url: &str, auths: &[String], total: usize, threads: usize, offset: &mut usize) -> Value {
+    let rounds = setting("BENCH_QUOTA_ROUNDS", 2);
+    let (mut one, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        for (keys, into) in [(&auths[..1], &mut one), (auths, &mut many)] {
+            let (secs, ok) = blast_keys(url, keys, total, threads, *offset);
+            *offset += total;
+            assert_eq!(ok, total, "every event answered 200");
+            into.push(ok as f64 / secs);
+        }
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    json!({
+        "one_counter": { "per_second": best(&one), "rounds": one },
+        "hundred_counters": { "per_second": best(&many), "rounds": many },
+    })
+}
+
+fn bench_quota(kind: Kind) {
+    let (total, threads) = (setting("BENCH_REQUESTS", 2000), setting("BENCH_CONNECTIONS", 16));
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin::start(dir.path());
+    let keys = hundred_keys(&origin);
+    let auths: Vec<String> = keys.iter().map(|k| format!("Sentry sentry_key={k}, sentry_version=7")).collect();
+    let b = &origin.bootstrap;
+    let mut offset = 0;
+
+    // The edge's ceiling on the same load: no quota, so no counting.
+    let edge = Edge::for_origin(kind, &origin, &[]);
+    let url = format!("{}/api/{}/envelope/", edge.url, b.project_id);
+    blast_keys(&url, &auths, 2 * COUNTERS, 4, offset); // every key's config into the cache
+    offset += 2 * COUNTERS;
+    let plain = run(&url, &auths, total, threads, &mut offset);
+    drop(edge);
+
+    let quota =
+        json!([{ "id": "bench", "categories": ["error"], "scope": "key", "limit": 1_000_000_000u64, "window": 3600 }]);
+    let path = format!("{}/api/0/projects/{}/{}/quotas/", origin.url, b.organization, b.project);
+    let bearer = format!("Bearer {}", b.token);
+    let put = request("PUT", &path, &[("authorization", &bearer)], quota.to_string().as_bytes()).unwrap();
+    assert!((200..300).contains(&put.status), "PUT quotas: {}", put.status);
+    let shards = shards(&origin, &keys);
+    assert_eq!(shards.len(), COUNTERS, "one counter per key: {shards:?}");
+    // A fresh edge fetches the configs with the quota; every counter is created and warm.
+    let edge = Edge::for_origin(kind, &origin, &[]);
+    let url = format!("{}/api/{}/envelope/", edge.url, b.project_id);
+    blast_keys(&url, &auths, 2 * COUNTERS, 4, offset);
+    offset += 2 * COUNTERS;
+    let counted = run(&url, &auths, total, threads, &mut offset);
+
+    let figure = |v: &Value, which: &str| v[which]["per_second"].as_f64().unwrap();
+    let result = json!({
+        "edge": format!("{kind:?}"),
+        "requests": total,
+        "connections": threads,
+        "quota": quota[0],
+        "shards": { "one_counter": shards.iter().next(), "hundred_counters": shards.len() },
+        "quota_checks_per_second": { "one_counter": figure(&counted, "one_counter"),
+                                     "hundred_counters": figure(&counted, "hundred_counters") },
+        "with_quota": counted,
+        "without_quota": plain,
+        "note": "one check per event (one key-scoped quota on errors); best of the rounds, which alternate \
+                 one key / 100 keys on the same edge; without_quota is the same load before the quota was set",
+    });
+    println!("quota checks on {kind:?}: {total} events over {threads} connections, best of rounds (events/s)");
+    println!("| counters | with quota (checks/s) | without quota |");
+    println!("|---|---|---|");
+    for which in ["one_counter", "hundred_counters"] {
+        let n = if which == "one_counter" { 1 } else { COUNTERS };
+        println!("| {n} | {:.0} | {:.0} |", figure(&counted, which), figure(&plain, which));
+    }
+    let name = format!("target/bench-quota-{}.json", format!("{kind:?}").to_lowercase());
+    std::fs::write(root().join(name), serde_json::to_string_pretty(&result).unwrap()).unwrap();
+}
