@@ -2,10 +2,13 @@
 // beside this node's V8: `node tools/core-bench/workerd.mjs CORE.wasm [ENVELOPE.gz]` (scripts/bench).
 // It starts node_modules/.bin/workerd on a free 127.0.0.1 port with a worker embedding the wasm,
 // polls its health route (bounded), drives it, stops it, prints a markdown table and writes JSON
-// to $BENCH_OUT (default target/bench-core-workerd.json). workerd's clocks do not advance while a
-// request computes (Spectre mitigation), so each figure is wall-clock measured here around one
-// HTTP call that runs `bench_run(op, n)` in the isolate, minus a call with n = 0, divided by n:
-// the median of 7 rounds of n = $BENCH_CORE_RUNS (default 2000) calls.
+// to $BENCH_OUT (default target/bench-core-workerd.json). workerd may clamp or freeze its clocks
+// while a request computes (Spectre mitigation), so each figure is wall clock measured here around
+// one HTTP call that runs `bench_run(op, calls)` in the isolate, minus a call with 0 calls, over
+// calls: the median of 7 rounds, calls being $BENCH_CORE_RUNS (default 2000) or more, so that one
+// round computes for at least $BENCH_CORE_TARGET_MS (default 200) by node's figure. The isolate's
+// own Date.now() around the loop is reported beside it as a cross-check (ms resolution). Node
+// runs the same calls in-process, timed with hrtime around bench_run as run.mjs does.
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -19,6 +22,7 @@ const [wasmPath, vectorPath = join(root, "tests/data/vectors/envelope-5kb.envelo
 if (!wasmPath) throw new Error("usage: node tools/core-bench/workerd.mjs CORE.wasm [ENVELOPE.gz]");
 const n = Number(process.env.BENCH_CORE_RUNS || 2000);
 const ROUNDS = 7;
+const targetMs = Number(process.env.BENCH_CORE_TARGET_MS || 200);
 
 const minimal = Buffer.from(
   '{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}\n{"type":"event"}\n{"message":"Something went wrong","level":"error","release":"web@1.2.3"}\n',
@@ -137,19 +141,22 @@ async function call(op, calls) {
   return { us, clock_ms: answer.clock_ms };
 }
 
-/** Median µs per call of `op` in workerd: (t(n) - t(0)) / n over ROUNDS rounds, after a warm-up. */
+const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+
+/** Median µs per call of `op` in workerd over ROUNDS rounds after a warm-up: by wall clock here,
+ * (t(calls) - t(0)) / calls, and by the isolate's clock, the same difference of its Date.now(). */
 async function timeWorkerd(op, calls) {
   await call(op, 200);
-  const rounds = [];
-  let clock = 0;
+  const [wall, clock] = [[], []];
+  let advanced = 0;
   for (let r = 0; r < ROUNDS; r++) {
     const full = await call(op, calls);
     const empty = await call(op, 0);
-    clock = Math.max(clock, full.clock_ms);
-    rounds.push((full.us - empty.us) / calls);
+    advanced = Math.max(advanced, full.clock_ms);
+    wall.push((full.us - empty.us) / calls);
+    clock.push(((full.clock_ms - empty.clock_ms) * 1000) / calls);
   }
-  rounds.sort((a, b) => a - b);
-  return { us: rounds[ROUNDS >> 1], clock_ms: clock };
+  return { us: median(wall), clock_us: median(clock), clock_ms: advanced };
 }
 
 /** Median µs per call of `op` in this node, timed around bench_run as run.mjs does. */
@@ -181,15 +188,19 @@ try {
       if (set !== "0" || x.bench_setup(input.gzip ? 1 : 0, s.filters, s.quota) !== 0) {
         throw new Error(`${input.name}: not accepted (workerd ${set})`);
       }
-      const row = { input: input.name, filters: s.label[0], quota: s.label[1], workerd: {}, node: {} };
+      const row = { input: input.name, filters: s.label[0], quota: s.label[1], workerd: {}, workerd_clock: {}, node: {}, calls: {} };
       for (const [name, op] of Object.entries(ops)) {
-        const calls = name === "edge" ? n / 4 : n;
+        const base = name === "edge" ? n / 4 : n;
+        const estimate = timeNode(x, op, base);
+        const calls = Math.min(1e6, Math.max(base, Math.ceil((targetMs * 1000) / estimate)));
+        row.node[name] = timeNode(x, op, calls);
         const w = await timeWorkerd(op, calls);
         frozen = Math.max(frozen, w.clock_ms);
         row.workerd[name] = w.us;
-        row.node[name] = timeNode(x, op, calls);
+        row.workerd_clock[name] = w.clock_us;
+        row.calls[name] = calls;
       }
-      for (const engine of [row.workerd, row.node]) engine.core_over_floor = engine.core / engine.floor;
+      for (const engine of [row.workerd, row.workerd_clock, row.node]) engine.core_over_floor = engine.core / engine.floor;
       row.workerd_over_node = row.workerd.core / row.node.core;
       rows.push(row);
     }
@@ -200,15 +211,15 @@ try {
 
 const f = (v) => v.toFixed(1);
 console.log(
-  `${version} vs node ${process.version}; µs per call, median of ${ROUNDS} rounds of ${n} calls (core+sign: ${n / 4});` +
-    ` workerd by wall clock around each call minus an empty call (its own clock advanced at most ${frozen} ms in one call)\n`,
+  `${version} vs node ${process.version}; µs per call, median of ${ROUNDS} rounds of at least ${n} calls (core+sign: ${n / 4}) and ${targetMs} ms;` +
+    ` workerd by wall clock around each call minus an empty call, [its own Date.now() the same way] (which advanced up to ${frozen} ms in one call)\n`,
 );
 console.log("| input | filters | quota | floor workerd | core workerd | core/floor workerd | core+sign workerd | floor node | core node | core/floor node | core workerd/node |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
-  const [w, v] = [r.workerd, r.node];
+  const [w, c, v] = [r.workerd, r.workerd_clock, r.node];
   console.log(
-    `| ${r.input} | ${r.filters} | ${r.quota ? "on" : "off"} | ${f(w.floor)} | ${f(w.core)} | ${w.core_over_floor.toFixed(2)}× | ${f(w.edge)} | ${f(v.floor)} | ${f(v.core)} | ${v.core_over_floor.toFixed(2)}× | ${r.workerd_over_node.toFixed(2)}× |`,
+    `| ${r.input} | ${r.filters} | ${r.quota ? "on" : "off"} | ${f(w.floor)} [${f(c.floor)}] | ${f(w.core)} [${f(c.core)}] | ${w.core_over_floor.toFixed(2)}× [${c.core_over_floor.toFixed(2)}×] | ${f(w.edge)} [${f(c.edge)}] | ${f(v.floor)} | ${f(v.core)} | ${v.core_over_floor.toFixed(2)}× | ${r.workerd_over_node.toFixed(2)}× |`,
   );
 }
 const out = process.env.BENCH_OUT || join(root, "target/bench-core-workerd.json");
@@ -219,9 +230,10 @@ writeFileSync(
       workerd: version,
       node: process.version,
       runs: n,
+      target_ms: targetMs,
       rounds: ROUNDS,
       method:
-        "workerd: wall clock in node around an HTTP call running bench_run(op, n) in the isolate, minus a call with n = 0, over n; node: hrtime around bench_run(op, n) in-process, over n; median of the rounds",
+        "workerd: wall clock in node around an HTTP call running bench_run(op, calls) in the isolate, minus a call with 0 calls, over calls (workerd_clock: the isolate's own Date.now() the same way); calls per row and op in `calls`; node: hrtime around bench_run(op, calls) in-process, over calls; median of the rounds",
       workerd_clock_advanced_ms_max: frozen,
       rows,
     },
