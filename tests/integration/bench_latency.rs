@@ -2,9 +2,11 @@
 //! platform in front of an upstream that answers every envelope after 1 ms, then after 2 s
 //! (`BENCH_SLOW_MS`). The edge answers first and forwards after, so p50/p99 should not move:
 //! this prints both, their ratio and how many forwards the upstream held at once, and writes
-//! `target/bench-edge-latency-{workerd,spin}.json`. Loads are bounded (`BENCH_LATENCY_REQUESTS`
-//! one at a time, the same number again over `BENCH_LATENCY_CONNECTIONS`), and every forward
-//! is waited for (bounded) before the next phase, so slow forwards never pile up unseen.
+//! `target/bench-edge-latency-{workerd,spin}.json`. Loads are bounded (per round and delay,
+//! `BENCH_LATENCY_REQUESTS` one at a time, the same number again over
+//! `BENCH_LATENCY_CONNECTIONS`; `BENCH_LATENCY_ROUNDS` rounds, alternating which delay goes
+//! first), and every forward is waited for (bounded) before the next phase, so slow forwards
+//! never pile up unseen.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,7 +39,7 @@ fn percentile(times: &[f64], q: f64) -> f64 {
     times[rank - 1]
 }
 
-/// Answer latencies (ms) of `total` requests over `threads` connections, each request on a new
+/// Answer latencies (ms, sorted) of `total` requests over `threads` connections, each request on a new
 /// connection as an SDK's first would be; every answer must be 200.
 fn answer_times(url: &str, auth: &str, total: usize, threads: usize, offset: usize) -> Vec<f64> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -79,8 +81,16 @@ fn drain(upstream: &Upstream, expected: usize, limit: Duration) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// One phase: `total` requests over `threads`, then every forward answered. Its figures.
-fn phase(url: &str, auth: &str, upstream: &Upstream, sent: &mut usize, total: usize, threads: usize) -> Value {
+/// One phase: `total` requests over `threads`, then every forward answered. Its sorted answer
+/// times and its figures.
+fn phase(
+    url: &str,
+    auth: &str,
+    upstream: &Upstream,
+    sent: &mut usize,
+    total: usize,
+    threads: usize,
+) -> (Vec<f64>, Value) {
     let delay = upstream.delay.as_ref().unwrap();
     delay.reset_peak();
     let start = Instant::now();
@@ -90,17 +100,32 @@ fn phase(url: &str, auth: &str, upstream: &Upstream, sent: &mut usize, total: us
     *sent += total;
     let slow = Duration::from_millis(delay.ms.load(Ordering::SeqCst));
     let drained = drain(upstream, *sent, Duration::from_secs(60) + slow * 4);
+    let figures = json!({
+        "p50_ms": percentile(&times, 0.50),
+        "p99_ms": percentile(&times, 0.99),
+        "max_ms": times[times.len() - 1],
+        "seconds": seconds,
+        "forwards_held_at_once_peak": delay.peak(),
+        "forwards_held_when_last_answered": held_at_end,
+        "seconds_until_all_forwards_answered": drained,
+    });
+    (times, figures)
+}
+
+/// The figures of all rounds of one delay and mode: percentiles of the pooled answer times,
+/// the largest number of forwards held at once, and each round's own figures.
+fn pooled(mut times: Vec<f64>, rounds: Vec<Value>, threads: usize) -> Value {
+    times.sort_by(f64::total_cmp);
+    let peak = rounds.iter().filter_map(|r| r["forwards_held_at_once_peak"].as_u64()).max();
     json!({
-        "requests": total,
+        "requests": times.len(),
         "connections": threads,
         "p50_ms": percentile(&times, 0.50),
         "p99_ms": percentile(&times, 0.99),
         "max_ms": times[times.len() - 1],
         "mean_ms": times.iter().sum::<f64>() / times.len() as f64,
-        "seconds": seconds,
-        "forwards_held_at_once_peak": delay.peak(),
-        "forwards_held_when_last_answered": held_at_end,
-        "seconds_until_all_forwards_answered": drained,
+        "forwards_held_at_once_peak": peak,
+        "rounds": rounds,
     })
 }
 
@@ -119,12 +144,25 @@ fn bench_edge_latency(kind: Kind) {
     sent += 60;
     drain(&upstream, sent, Duration::from_secs(60));
 
+    // Rounds alternate which delay goes first, so that drift in a loaded machine falls on both.
     let delay = upstream.delay.as_ref().unwrap();
+    let delays = [("fast", 1), ("slow", slow_ms)];
+    let mut runs: Vec<(Vec<f64>, Vec<Value>)> = vec![(Vec::new(), Vec::new()); 4];
+    for round in 0..setting("BENCH_LATENCY_ROUNDS", 2) {
+        for d in [round % 2, 1 - round % 2] {
+            delay.set(Duration::from_millis(delays[d].1));
+            for (m, conns) in [1, threads].into_iter().enumerate() {
+                let (times, figures) = phase(&url, &auth, &upstream, &mut sent, n, conns);
+                runs[d * 2 + m].0.extend(times);
+                runs[d * 2 + m].1.push(figures);
+            }
+        }
+    }
     let mut results = serde_json::Map::new();
-    for (name, ms) in [("fast", 1), ("slow", slow_ms)] {
-        delay.set(Duration::from_millis(ms));
-        let sequential = phase(&url, &auth, &upstream, &mut sent, n, 1);
-        let concurrent = phase(&url, &auth, &upstream, &mut sent, n, threads);
+    let mut runs = runs.into_iter();
+    for (name, ms) in delays {
+        let mut next = |conns| runs.next().map(|(times, rounds)| pooled(times, rounds, conns)).unwrap();
+        let (sequential, concurrent) = (next(1), next(threads));
         results
             .insert(name.into(), json!({ "origin_delay_ms": ms, "sequential": sequential, "concurrent": concurrent }));
     }
@@ -141,7 +179,8 @@ fn bench_edge_latency(kind: Kind) {
         "slow_over_fast": ratios,
         "forwards_answered": upstream.count(),
         "note": "loopback; the upstream answers each envelope after origin_delay_ms on its own thread; \
-                 each request on a new connection; every forward waited for before the next phase",
+                 each request on a new connection; every forward waited for before the next phase; \
+                 percentiles of all rounds' answers pooled (rounds alternate which delay goes first)",
     });
     println!("edge answer latency on {kind:?} (ms; upstream answering envelopes in 1 ms vs {slow_ms} ms)");
     println!("| mode | delay | requests | p50 | p99 | max | forwards held at once (peak) |");
