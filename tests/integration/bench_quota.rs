@@ -15,7 +15,10 @@ use serde_json::{json, Value};
 use crate::bench::{blast_keys, setting};
 use crate::harness::{request, root, Edge, Kind, Origin};
 
-const COUNTERS: usize = 100;
+/// How many keys, and so counters, the spread load uses (`BENCH_QUOTA_KEYS`, default 100).
+fn counters() -> usize {
+    setting("BENCH_QUOTA_KEYS", 100).max(1)
+}
 
 #[test]
 #[ignore = "a benchmark: run with scripts/bench"]
@@ -29,13 +32,13 @@ fn bench_quota_on_spin() {
     bench_quota(Kind::Spin);
 }
 
-/// The bootstrap key and `COUNTERS - 1` new keys of the bootstrap project: their public keys.
+/// The bootstrap key and `counters() - 1` new keys of the bootstrap project: their public keys.
 fn hundred_keys(origin: &Origin) -> Vec<String> {
     let b = &origin.bootstrap;
     let url = format!("{}/api/0/projects/{}/{}/keys/", origin.url, b.organization, b.project);
     let bearer = format!("Bearer {}", b.token);
     let mut keys = vec![b.public_key.clone()];
-    for i in 1..COUNTERS {
+    for i in 1..counters() {
         let body = json!({ "name": format!("bench {i}") }).to_string();
         let created = request("POST", &url, &[("authorization", &bearer)], body.as_bytes()).unwrap();
         assert_eq!(created.status, 201, "create key {i}");
@@ -67,22 +70,45 @@ fn shards(origin: &Origin, keys: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Events per second with one key and with all keys, `rounds` times each, alternating.
-fn run(url: &str, auths: &[String], total: usize, threads: usize, offset: &mut usize) -> Value {
+/// CPU seconds (user + system) used so far by the live processes of process group `group`.
+fn group_cpu_secs(group: u32) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Fields after the command's closing parenthesis: state ppid pgrp ... utime(14) stime(15).
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 12 && fields[2] == group.to_string() {
+            total += fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+        }
+    }
+    total as f64 / ticks
+}
+
+/// Events per second with one key and with all keys, `rounds` times each, alternating; and the
+/// CPU milliseconds per event the edge's and the origin's process groups used in each.
+fn run(url: &str, auths: &[String], total: usize, threads: usize, offset: &mut usize, groups: [u32; 2]) -> Value {
     let rounds = setting("BENCH_QUOTA_ROUNDS", 2);
     let (mut one, mut many) = (Vec::new(), Vec::new());
+    let (mut one_cpu, mut many_cpu) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        for (keys, into) in [(&auths[..1], &mut one), (auths, &mut many)] {
+        for (keys, into, cpu) in [(&auths[..1], &mut one, &mut one_cpu), (auths, &mut many, &mut many_cpu)] {
+            let before = groups.map(group_cpu_secs);
             let (secs, ok) = blast_keys(url, keys, total, threads, *offset);
+            let after = groups.map(group_cpu_secs);
             *offset += total;
             assert_eq!(ok, total, "every event answered 200");
             into.push(ok as f64 / secs);
+            let per_event = |i: usize| (after[i] - before[i]) * 1000.0 / total as f64;
+            cpu.push(json!({ "edge": per_event(0), "origin": per_event(1) }));
         }
     }
     let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     json!({
-        "one_counter": { "per_second": best(&one), "rounds": one },
-        "hundred_counters": { "per_second": best(&many), "rounds": many },
+        "one_counter": { "per_second": best(&one), "rounds": one, "cpu_ms_per_event": one_cpu },
+        "hundred_counters": { "per_second": best(&many), "rounds": many, "cpu_ms_per_event": many_cpu },
     })
 }
 
@@ -98,9 +124,9 @@ fn bench_quota(kind: Kind) {
     // The edge's ceiling on the same load: no quota, so no counting.
     let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, b.project_id);
-    blast_keys(&url, &auths, 2 * COUNTERS, 4, offset); // every key's config into the cache
-    offset += 2 * COUNTERS;
-    let plain = run(&url, &auths, total, threads, &mut offset);
+    blast_keys(&url, &auths, 2 * auths.len(), 4, offset); // every key's config into the cache
+    offset += 2 * auths.len();
+    let plain = run(&url, &auths, total, threads, &mut offset, [edge.pid(), origin.pid()]);
     drop(edge);
 
     let quota =
@@ -110,13 +136,13 @@ fn bench_quota(kind: Kind) {
     let put = request("PUT", &path, &[("authorization", &bearer)], quota.to_string().as_bytes()).unwrap();
     assert!((200..300).contains(&put.status), "PUT quotas: {}", put.status);
     let shards = shards(&origin, &keys);
-    assert_eq!(shards.len(), COUNTERS, "one counter per key: {shards:?}");
+    assert_eq!(shards.len(), keys.len(), "one counter per key: {shards:?}");
     // A fresh edge fetches the configs with the quota; every counter is created and warm.
     let edge = Edge::for_origin(kind, &origin, &[]);
     let url = format!("{}/api/{}/envelope/", edge.url, b.project_id);
-    blast_keys(&url, &auths, 2 * COUNTERS, 4, offset);
-    offset += 2 * COUNTERS;
-    let counted = run(&url, &auths, total, threads, &mut offset);
+    blast_keys(&url, &auths, 2 * auths.len(), 4, offset);
+    offset += 2 * auths.len();
+    let counted = run(&url, &auths, total, threads, &mut offset, [edge.pid(), origin.pid()]);
     // A counter that fails is logged and allowed: then these figures would not be checks.
     let failed = edge.log.lock().unwrap().lines().filter(|l| l.contains("quota counter")).count();
     assert_eq!(failed, 0, "quota counters failed:\n{}", edge.log.lock().unwrap());
@@ -133,13 +159,15 @@ fn bench_quota(kind: Kind) {
         "with_quota": counted,
         "without_quota": plain,
         "note": "one check per event (one key-scoped quota on errors); best of the rounds, which alternate \
-                 one key / 100 keys on the same edge; without_quota is the same load before the quota was set",
+                 one key / 100 keys on the same edge; without_quota is the same load before the quota was set; \
+                 cpu_ms_per_event: CPU the edge's process group (wrangler + workerd, or the Spin host) and the \
+                 origin's used during the round, over its events (the origin's forwards may lag the round)",
     });
     println!("quota checks on {kind:?}: {total} events over {threads} connections, best of rounds (events/s)");
     println!("| counters | with quota (checks/s) | without quota |");
     println!("|---|---|---|");
     for which in ["one_counter", "hundred_counters"] {
-        let n = if which == "one_counter" { 1 } else { COUNTERS };
+        let n = if which == "one_counter" { 1 } else { keys.len() };
         println!("| {n} | {:.0} | {:.0} |", figure(&counted, which), figure(&plain, which));
     }
     let name = format!("target/bench-quota-{}.json", format!("{kind:?}").to_lowercase());
