@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::bench::{setting, small_event};
+use crate::bench::{group_cpu_secs, setting, small_event};
 use crate::harness::{request, root, wait_for, Edge, Kind};
 use crate::upstream::Upstream;
 
@@ -86,6 +86,7 @@ fn drain(upstream: &Upstream, expected: usize, limit: Duration) -> f64 {
 fn phase(
     url: &str,
     auth: &str,
+    edge: &Edge,
     upstream: &Upstream,
     sent: &mut usize,
     total: usize,
@@ -93,18 +94,22 @@ fn phase(
 ) -> (Vec<f64>, Value) {
     let delay = upstream.delay.as_ref().unwrap();
     delay.reset_peak();
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), group_cpu_secs(edge.pid()));
     let times = answer_times(url, auth, total, threads, *sent);
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_ms = (group_cpu_secs(edge.pid()) - cpu) * 1000.0 / total as f64;
     let held_at_end = delay.held();
     *sent += total;
     let slow = Duration::from_millis(delay.ms.load(Ordering::SeqCst));
     let drained = drain(upstream, *sent, Duration::from_secs(60) + slow * 4);
+    let cpu_all_ms = (group_cpu_secs(edge.pid()) - cpu) * 1000.0 / total as f64;
     let figures = json!({
         "p50_ms": percentile(&times, 0.50),
         "p99_ms": percentile(&times, 0.99),
         "max_ms": times[times.len() - 1],
         "seconds": seconds,
+        "edge_cpu_ms_per_request_until_last_answer": cpu_ms,
+        "edge_cpu_ms_per_request_until_last_forward": cpu_all_ms,
         "forwards_held_at_once_peak": delay.peak(),
         "forwards_held_when_last_answered": held_at_end,
         "seconds_until_all_forwards_answered": drained,
@@ -152,7 +157,7 @@ fn bench_edge_latency(kind: Kind) {
         for d in [round % 2, 1 - round % 2] {
             delay.set(Duration::from_millis(delays[d].1));
             for (m, conns) in [1, threads].into_iter().enumerate() {
-                let (times, figures) = phase(&url, &auth, &upstream, &mut sent, n, conns);
+                let (times, figures) = phase(&url, &auth, &edge, &upstream, &mut sent, n, conns);
                 runs[d * 2 + m].0.extend(times);
                 runs[d * 2 + m].1.push(figures);
             }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use picket::core::quota::{Quota, Scoping};
 use serde_json::{json, Value};
 
-use crate::bench::{blast_keys, setting};
+use crate::bench::{blast_keys, group_cpu_secs, setting};
 use crate::harness::{request, root, Edge, Kind, Origin};
 
 /// How many keys, and so counters, the spread load uses (`BENCH_QUOTA_KEYS`, default 100).
@@ -68,23 +68,6 @@ fn shards(origin: &Origin, keys: &[String]) -> BTreeSet<String> {
             quotas[0].counter(&scoping, 0).unwrap().0
         })
         .collect()
-}
-
-/// CPU seconds (user + system) used so far by the live processes of process group `group`.
-fn group_cpu_secs(group: u32) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let mut total = 0u64;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Fields after the command's closing parenthesis: state ppid pgrp ... utime(14) stime(15).
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.len() > 12 && fields[2] == group.to_string() {
-            total += fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-        }
-    }
-    total as f64 / ticks
 }
 
 /// Events per second with one key and with all keys, `rounds` times each, alternating; and the
@@ -147,6 +130,14 @@ fn bench_quota(kind: Kind) {
     let failed = edge.log.lock().unwrap().lines().filter(|l| l.contains("quota counter")).count();
     assert_eq!(failed, 0, "quota counters failed:\n{}", edge.log.lock().unwrap());
 
+    // Forwards the origin did not take in time are kept and retried by the edge: work that is
+    // not the check's, so it is counted here (lines of the edge's log).
+    let log = edge.log.lock().unwrap().clone();
+    let forward_trouble = json!({
+        "failed_tries": log.lines().filter(|l| l.contains("picket: forward of event")).count(),
+        "kept_to_retry": log.lines().filter(|l| l.contains("to retry")).count(),
+        "first_failed_try": log.lines().find(|l| l.contains("picket: forward of event")),
+    });
     let figure = |v: &Value, which: &str| v[which]["per_second"].as_f64().unwrap();
     let result = json!({
         "edge": format!("{kind:?}"),
@@ -157,6 +148,7 @@ fn bench_quota(kind: Kind) {
         "quota_checks_per_second": { "one_counter": figure(&counted, "one_counter"),
                                      "hundred_counters": figure(&counted, "hundred_counters") },
         "with_quota": counted,
+        "edge_log_with_quota": forward_trouble,
         "without_quota": plain,
         "note": "one check per event (one key-scoped quota on errors); best of the rounds, which alternate \
                  one key / 100 keys on the same edge; without_quota is the same load before the quota was set; \
