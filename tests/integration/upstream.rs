@@ -84,6 +84,14 @@ impl Upstream {
         Self::start_with(key, project_id, json!(["*"]), true, Vec::new(), Some(held))
     }
 
+    /// Serves each `(key, state)` of `states` (project states as the origin serves them), and
+    /// answers envelopes after `delay` as [`Upstream::start_delayed`] does.
+    pub fn start_states(states: Vec<(String, Value)>, delay: Duration) -> Upstream {
+        let held = Arc::new(Delay::default());
+        held.set(delay);
+        Self::start_serving(states, true, Vec::new(), Some(held))
+    }
+
     /// As [`Upstream::start`], but the first forwarded envelopes get `refusals` in turn (and are
     /// not recorded), as an origin that is busy or limiting would answer.
     pub fn start_refusing(key: &str, project_id: u64, refusals: Refusals) -> Upstream {
@@ -98,10 +106,6 @@ impl Upstream {
         refusals: Refusals,
         delay: Option<Arc<Delay>>,
     ) -> Upstream {
-        let mut refusals: VecDeque<_> = refusals.into();
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the upstream"));
-        let url = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
-        let received = Arc::new(Mutex::new(Vec::new()));
         let state = json!({
             "projectId": project_id,
             "disabled": false,
@@ -110,8 +114,22 @@ impl Upstream {
             "organizationId": 1,
             "config": { "allowedDomains": allowed_domains },
         });
+        Self::start_serving(vec![(key.to_string(), state)], open, refusals, delay)
+    }
+
+    fn start_serving(
+        states: Vec<(String, Value)>,
+        open: bool,
+        refusals: Refusals,
+        delay: Option<Arc<Delay>>,
+    ) -> Upstream {
+        let mut refusals: VecDeque<_> = refusals.into();
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind the upstream"));
+        let url = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let states: std::collections::HashMap<String, Value> = states.into_iter().collect();
         let gate: Gate = Arc::new((Mutex::new(open), Condvar::new()));
-        let (srv, rec, key, wait) = (server.clone(), received.clone(), key.to_string(), gate.clone());
+        let (srv, rec, wait) = (server.clone(), received.clone(), gate.clone());
         let held = delay.clone();
         let thread = thread::spawn(move || {
             for mut request in srv.incoming_requests() {
@@ -148,7 +166,7 @@ impl Upstream {
                     let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let mut configs = serde_json::Map::new();
                     for k in asked["publicKeys"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                        if k == key {
+                        if let Some(state) = states.get(k) {
                             configs.insert(k.to_string(), state.clone());
                         }
                     }
