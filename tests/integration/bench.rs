@@ -1,7 +1,8 @@
 //! Benchmarks run by `scripts/bench` (ignored by the test run), on each edge platform: the SDK's
 //! answer latency one request at a time, and requests per second over many connections without
 //! a quota and with one (a Durable Object on Workers; compare-and-swap in the key-value store on
-//! Spin).
+//! Spin). The helpers here serve the other benchmarks too: `bench_latency` (answer latency
+//! in front of a slow origin) and `bench_quota` (quota checks on one counter and on 100).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,28 +12,54 @@ use serde_json::json;
 
 use crate::harness::{request, root, Edge, Kind, Origin};
 
-fn setting(name: &str, default: usize) -> usize {
+/// A number from the environment, or `default`.
+pub fn setting(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// CPU seconds (user + system) used so far by the live processes of process group `group`.
+pub fn group_cpu_secs(group: u32) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Fields after the command's closing parenthesis: state ppid pgrp ... utime(14) stime(15).
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 12 && fields[2] == group.to_string() {
+            total += fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+        }
+    }
+    total as f64 / ticks
+}
+
+/// A small envelope with one event whose id is `n`.
+pub fn small_event(n: usize) -> String {
+    format!("{{\"event_id\":\"{n:032x}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"bench\"}}\n")
 }
 
 /// Sends `total` small events over `threads` connections; returns (seconds, statuses ok).
 fn blast(url: &str, auth: &str, total: usize, threads: usize, offset: usize) -> (f64, usize) {
+    blast_keys(url, &[auth.to_string()], total, threads, offset)
+}
+
+/// As [`blast`], request `i` with `auths[i % auths.len()]` (one key after another).
+pub fn blast_keys(url: &str, auths: &[String], total: usize, threads: usize, offset: usize) -> (f64, usize) {
+    let auths = Arc::new(auths.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let ok = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let (next, ok, url, auth) = (next.clone(), ok.clone(), url.to_string(), auth.to_string());
+            let (next, ok, url, auths) = (next.clone(), ok.clone(), url.to_string(), auths.clone());
             std::thread::spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total {
                     break;
                 }
-                let body = format!(
-                    "{{\"event_id\":\"{:032x}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"bench\"}}\n",
-                    offset + i
-                );
-                if request("POST", &url, &[("x-sentry-auth", &auth)], body.as_bytes()).is_ok_and(|r| r.status == 200) {
+                let (body, auth) = (small_event(offset + i), &auths[i % auths.len()]);
+                if request("POST", &url, &[("x-sentry-auth", auth)], body.as_bytes()).is_ok_and(|r| r.status == 200) {
                     ok.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -48,10 +75,7 @@ fn blast(url: &str, auth: &str, total: usize, threads: usize, offset: usize) -> 
 fn latency(url: &str, auth: &str, n: usize, offset: usize) -> (f64, f64) {
     let mut times: Vec<f64> = (0..n)
         .map(|i| {
-            let body = format!(
-                "{{\"event_id\":\"{:032x}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"bench\"}}\n",
-                offset + i
-            );
+            let body = small_event(offset + i);
             let start = Instant::now();
             let reply = request("POST", url, &[("x-sentry-auth", auth)], body.as_bytes()).unwrap();
             assert_eq!(reply.status, 200);

@@ -2,6 +2,8 @@
 //! (origin on SQLite + edge in workerd + real Sentry clients) end to end.
 
 mod bench;
+mod bench_latency;
+mod bench_quota;
 mod browser;
 mod clients;
 mod configs;
