@@ -69,7 +69,7 @@ fn main() {
 
     let mut runs = Vec::new();
     for &backend in &settings.backends {
-        eprintln!("bench origin: {} events on {} ...", settings.events, backend.title());
+        eprintln!("bench origin: {} events on {} ...", settings.events, settings::title(backend));
         runs.push(origin::measure(backend, &settings, &template));
     }
     let mut skipped = settings.peer_notes.clone();

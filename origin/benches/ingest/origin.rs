@@ -16,7 +16,7 @@ use crate::load::{self, Target};
 use crate::postgres;
 use crate::procs;
 use crate::report::Run;
-use crate::settings::{Backend, Settings};
+use crate::settings::{self, Backend, Settings};
 
 /// How long the events may take to become visible before the run fails.
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -196,7 +196,7 @@ pub fn measure(backend: Backend, settings: &Settings, template: &Template) -> Ru
         assert!(
             start.elapsed() < VISIBLE_TIMEOUT,
             "{}: only {seen} of {accepted} events became visible",
-            backend.title()
+            settings::title(backend)
         );
         // Polling the API: the clock stops at the first full count.
         std::thread::sleep(POLL_EVERY);
@@ -217,11 +217,11 @@ pub fn measure(backend: Backend, settings: &Settings, template: &Template) -> Ru
     }
     let mut notes = vec![describe(backend)];
     if posted.refused() > 0 {
-        notes.push(format!("{} refused: {}", backend.title(), posted.describe_refused()));
+        notes.push(format!("{} refused: {}", settings::title(backend), posted.describe_refused()));
     }
     Run {
         key: backend.name(),
-        title: backend.title().into(),
+        title: settings::title(backend).into(),
         is_origin: true,
         events: settings.events,
         posted,

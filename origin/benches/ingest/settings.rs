@@ -37,7 +37,7 @@ impl Settings {
             events: number("BENCH_EVENTS", 20_000),
             connections: number("BENCH_CONNECTIONS", 16),
             issues: number("BENCH_ISSUES", 50),
-            backends: Backend::from_env(),
+            backends: backends_from_env(),
             peers,
             peer_notes,
             peer_events: number("BENCH_PEER_EVENTS", 5_000),
@@ -62,45 +62,33 @@ pub fn number(name: &str, default: usize) -> usize {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
+/// The origin's own names for its databases (`name()` is what BENCH_BACKENDS and the JSON use).
+pub use picket_origin::store::Backend;
+
+/// How the report names a backend.
+pub fn title(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
 }
 
-impl Backend {
-    /// The name in BENCH_BACKENDS and the JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
+/// BENCH_BACKENDS, comma-separated, in the order given (`sqlite,postgres` when unset; empty or
+/// `none` for the peers only).
+fn backends_from_env() -> Vec<Backend> {
+    let list = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let mut backends = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != "none") {
+        let backend = match name.to_ascii_lowercase().as_str() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" | "postgresql" => Backend::Postgres,
+            _ => panic!("BENCH_BACKENDS: unknown backend {name:?} (sqlite, postgres, none)"),
+        };
+        if !backends.contains(&backend) {
+            backends.push(backend);
         }
     }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-        }
-    }
-
-    /// BENCH_BACKENDS, comma-separated, in the order given (`sqlite,postgres` when unset; empty
-    /// or `none` for the peers only).
-    fn from_env() -> Vec<Backend> {
-        let list = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-        let mut backends = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != "none") {
-            let backend = match name.to_ascii_lowercase().as_str() {
-                "sqlite" => Backend::Sqlite,
-                "postgres" | "postgresql" => Backend::Postgres,
-                _ => panic!("BENCH_BACKENDS: unknown backend {name:?} (sqlite, postgres, none)"),
-            };
-            if !backends.contains(&backend) {
-                backends.push(backend);
-            }
-        }
-        backends
-    }
+    backends
 }
 
 /// BENCH_PEERS: `bugsink` to require it, empty or `none` for no peer; unset, Bugsink is
