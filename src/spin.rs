@@ -29,6 +29,10 @@ const STORE: &str = "default";
 const KEPT_MARKER: &str = "fwd-pending";
 /// Kept envelopes one request retries after its own work.
 const RETRIES_PER_REQUEST: usize = 10;
+/// When the origin last could not take a kept envelope: the time (ms since the epoch, decimal)
+/// before which no request lists or retries kept envelopes. Without it every request during an
+/// outage listed the whole store and tried again, so each cost more as the backlog grew.
+const RETRY_NOT_BEFORE: &str = "fwd-retry-not-before";
 
 /// Compare-and-swap attempts per quota check before counting is given up (and the data let
 /// through, logged). Each failure means another request counted in between.
@@ -92,11 +96,18 @@ async fn handle(req: Request) -> Answer {
 }
 
 /// Retries envelopes earlier requests kept, oldest first, until the origin still cannot take
-/// one. Two instances may retry the same one; the origin stores an event id once.
+/// one; then no request looks again before the delay that retry gave ([`RETRY_NOT_BEFORE`]).
+/// Two instances may retry the same one; the origin stores an event id once.
 async fn retry_kept(spin: Spin) {
     let Ok(store) = Store::open(STORE).await else { return };
     if !matches!(store.exists(KEPT_MARKER).await, Ok(true)) {
         return;
+    }
+    let now = spin.now_ms();
+    if let Ok(Some(at)) = store.get(RETRY_NOT_BEFORE).await {
+        if std::str::from_utf8(&at).ok().and_then(|at| at.parse::<u64>().ok()).is_some_and(|at| now < at) {
+            return;
+        }
     }
     let mut keys = kept_keys(&store).await;
     if keys.is_empty() {
@@ -114,7 +125,11 @@ async fn retry_kept(spin: Spin) {
             Redelivery::Done => {
                 let _ = store.delete(&key).await;
             }
-            Redelivery::RetryIn(_) => return,
+            Redelivery::RetryIn(secs) => {
+                let at = now.saturating_add(secs.saturating_mul(1000));
+                let _ = store.set(RETRY_NOT_BEFORE, at.to_string().as_bytes()).await;
+                return;
+            }
         }
     }
 }

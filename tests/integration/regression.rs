@@ -479,3 +479,45 @@ fn replayed_signature_was_accepted_after_a_restart() {
     assert!(replay.json()["detail"].as_str().unwrap().contains("already used"), "{}", replay.json());
     assert_eq!(filtered(&origin, "replayed"), 5, "the report counted once");
 }
+
+/// During an outage every request on Spin listed every kept envelope and retried the oldest,
+/// so each request cost more as the backlog grew and a down origin got one more try per
+/// request. Now a failed retry sets a time before which no request lists or retries.
+#[test]
+fn spin_retried_the_backlog_on_every_request_during_an_outage() {
+    let upstream = Upstream::start_refusing(SENTRY_CLI_KEY, 42, vec![(503, vec![]); 24]);
+    let edge = Edge::start_on(Kind::Spin, &upstream.url, &[]);
+    let log = |needle: &str| edge.log.lock().unwrap().matches(needle).count();
+    let mut sent = Vec::new();
+    let started = std::time::Instant::now();
+    for n in 0..9 {
+        let id = format!("{:032x}", 0xb7_0000 + n);
+        assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &id, json!({ "message": "outage" }), &[]), 200);
+        sent.push(id);
+    }
+    wait_for("every forward kept", Duration::from_secs(30), || (log("kept fwd/") >= 9).then_some(()));
+    // Nine forwards failed; retries only as often as the retry delay (1 s) allows.
+    let elapsed = started.elapsed().as_secs() as usize;
+    let failures = log("upstream_unavailable (503); will retry");
+    assert!(failures <= 9 + 2 + elapsed, "{failures} failed tries in {elapsed} s:\n{}", edge.log.lock().unwrap());
+    // Once the origin takes envelopes again, later requests deliver the whole backlog.
+    let mut polls = 0;
+    wait_for("the backlog delivered", Duration::from_secs(90), || {
+        polls += 1;
+        if polls % 20 == 0 && sent.len() < 60 {
+            let id = format!("{:032x}", 0xb8_0000 + sent.len());
+            assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &id, json!({ "message": "nudge" }), &[]), 200);
+            sent.push(id);
+        }
+        let got: Vec<String> = upstream
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|r| picket::core::envelope::Envelope::parse(&r.body).ok())
+            .filter_map(|e| e.headers["event_id"].as_str().map(str::to_string))
+            .collect();
+        sent.iter().all(|id| got.contains(id)).then_some(())
+    });
+    assert!(!edge.log.lock().unwrap().contains("envelope dropped"));
+}
