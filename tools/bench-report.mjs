@@ -33,7 +33,7 @@ function targets() {
     const visible = run?.end_to_end_per_second ?? run?.visible_per_second;
     const label = key === "sqlite" ? "SQLite" : "PostgreSQL";
     rows.push([
-      `origin on ${label}, 5 KB gzipped events, ${origin?.connections ?? "?"} connections: accepted/s, processed-and-visible/s`,
+      `origin on ${label}, 5 KB gzipped events${origin ? `, ${origin.connections} connections` : ""}: accepted/s, processed-and-visible/s`,
       key === "sqlite" ? "≥ 10,000/s each" : "reported beside SQLite",
       both([accepted, visible], " / ", (v) => num(v)),
       key === "sqlite" && run ? met(accepted >= 10000 && visible >= 10000) : "—",
@@ -106,11 +106,16 @@ function targets() {
     ]);
   }
   for (const kind of ["workerd", "spin"]) {
-    const q = json(`bench-quota-${kind}.json`)?.quota_checks_per_second;
+    const data = json(`bench-quota-${kind}.json`);
+    const q = data?.quota_checks_per_second;
+    const alone = data?.with_quota_stub_upstream;
     rows.push([
       `quota checks through ${kind === "workerd" ? "the Durable Object path (workerd)" : "the Spin key-value path"}: checks/s on 1 counter / on 100`,
       "reported",
-      q ? `${num(q.one_counter)} / ${num(q.hundred_counters)}` : NONE,
+      q
+        ? `${num(q.one_counter)} / ${num(q.hundred_counters)} in front of the origin` +
+          (alone ? `; ${num(alone.one_counter?.per_second)} / ${num(alone.hundred_counters?.per_second)} in front of a stub` : "")
+        : NONE,
       "—",
     ]);
   }
