@@ -212,25 +212,8 @@ fn origin_408_429_and_503_were_final(kind: Kind) {
     let first = "a8".repeat(16);
     assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &first, json!({ "message": "later" }), &[]), 200);
     let mut sent = vec![first];
-    let mut polls = 0;
-    wait_for("every event delivered", Duration::from_secs(90), || {
-        polls += 1;
-        // On Spin, later requests are what retry kept envelopes: one a second.
-        if kind == Kind::Spin && polls % 20 == 0 && sent.len() < 30 {
-            let id = format!("{:032x}", 0xa9_0000 + sent.len());
-            assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &id, json!({ "message": "nudge" }), &[]), 200);
-            sent.push(id);
-        }
-        let got: Vec<String> = upstream
-            .received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|r| picket::core::envelope::Envelope::parse(&r.body).ok())
-            .filter_map(|e| e.headers["event_id"].as_str().map(str::to_string))
-            .collect();
-        sent.iter().all(|id| got.contains(id)).then_some(())
-    });
+    // On Spin, later requests are what retry kept envelopes: one a second.
+    delivered_nudging(&edge, &upstream, &mut sent, kind == Kind::Spin, 0xa9_0000, 30);
     // Each forward frames its body by its length: a chunked one left the origin waiting for a
     // closing chunk the Spin guest wrote only after its 10 s timeout, so a 429 went unseen.
     for r in upstream.received.lock().unwrap().iter() {
@@ -501,11 +484,18 @@ fn spin_retried_the_backlog_on_every_request_during_an_outage() {
     let failures = log("upstream_unavailable (503); will retry");
     assert!(failures <= 9 + 2 + elapsed, "{failures} failed tries in {elapsed} s:\n{}", edge.log.lock().unwrap());
     // Once the origin takes envelopes again, later requests deliver the whole backlog.
+    delivered_nudging(&edge, &upstream, &mut sent, true, 0xb8_0000, 60);
+    assert!(!edge.log.lock().unwrap().contains("envelope dropped"));
+}
+
+/// Waits (90 s at most) until the upstream has every event of `sent`; with `nudge`, sends one
+/// more event a second (ids from `base`, up to `most` in all) and adds it to `sent`.
+fn delivered_nudging(edge: &Edge, upstream: &Upstream, sent: &mut Vec<String>, nudge: bool, base: usize, most: usize) {
     let mut polls = 0;
-    wait_for("the backlog delivered", Duration::from_secs(90), || {
+    wait_for("every event delivered", Duration::from_secs(90), || {
         polls += 1;
-        if polls % 20 == 0 && sent.len() < 60 {
-            let id = format!("{:032x}", 0xb8_0000 + sent.len());
+        if nudge && polls % 20 == 0 && sent.len() < most {
+            let id = format!("{:032x}", base + sent.len());
             assert_eq!(send(&edge.url, 42, SENTRY_CLI_KEY, &id, json!({ "message": "nudge" }), &[]), 200);
             sent.push(id);
         }
@@ -519,5 +509,4 @@ fn spin_retried_the_backlog_on_every_request_during_an_outage() {
             .collect();
         sent.iter().all(|id| got.contains(id)).then_some(())
     });
-    assert!(!edge.log.lock().unwrap().contains("envelope dropped"));
 }
